@@ -1,0 +1,5 @@
+import sys
+
+from medaction.cli import main
+
+sys.exit(main())

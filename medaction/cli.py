@@ -1,0 +1,48 @@
+"""`medaction` command line. Each layer owns its subcommands in its own `cli.py`; this only dispatches."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# command -> (module, help). Modules expose `add_parser(subparsers)` that sets `func` on its parser(s).
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "envs": ("medaction.envs.cli", "build, show, inspect and extract clinical environments"),
+    "run": ("medaction.engine.cli", "run the rollout pipeline (cases -> trees -> scoring -> shards)"),
+    "serve": ("medaction.engine.serve_cli", "serve a policy as an OpenAI-compatible endpoint (Ray Serve)"),
+    "kg": ("medaction.scoring.cli", "build and inspect knowledge-graph stores"),
+    "score": ("medaction.scoring.score_cli", "re-score existing shards with another graph or threshold"),
+    "train": ("medaction.trainers.cli", "supervised fine-tuning on shards (accelerate, Ray Train)"),
+    "eval": ("medaction.eval.cli", "active-diagnosis benchmark: metrics, judges, reports, plots"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="medaction",
+        description="MedAction: build, score, train on and evaluate multi-turn active-diagnosis trajectories.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in _COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name == module:  # that layer has no CLI yet
+                continue
+            raise
+        mod.add_parser(sub, name, help_text)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

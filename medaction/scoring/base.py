@@ -1,0 +1,59 @@
+"""The Scorer protocol: the engine's scoring stage calls it on every finished trajectory.
+
+The identity scorer keeps every turn; the KG scorers (DTC on PrimeKG/HPO, RAC on ClinGraph/HPO) plug in by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from medaction.envs.types import Environment
+from medaction.scoring.types import ScoredTrajectory
+from medaction.tree.types import Trajectory
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, trajectory: Trajectory, env: Environment) -> ScoredTrajectory: ...
+
+
+class IdentityScorer:
+    """Keeps every turn; no graph. Used when scoring is switched off."""
+
+    name = "identity"
+
+    def score(self, trajectory: Trajectory, env: Environment) -> ScoredTrajectory:
+        n = len(trajectory.nodes)
+        return ScoredTrajectory(
+            trajectory=trajectory,
+            dtc=(None,) * n,
+            rac=(None,) * n,
+            kept_turns=tuple(range(1, n + 1)),
+            verdict="kept",
+            graph="none",
+            scorer=self.name,
+        )
+
+
+ScorerFactory = Callable[[Any], Scorer]
+_SCORERS: dict[str, ScorerFactory] = {"identity": lambda _cfg: IdentityScorer()}
+
+
+def register_scorer(name: str) -> Callable[[ScorerFactory], ScorerFactory]:
+    def deco(factory: ScorerFactory) -> ScorerFactory:
+        _SCORERS[name] = factory
+        return factory
+
+    return deco
+
+
+def build_scorer(name: str, config: Any = None) -> Scorer:
+    if name not in _SCORERS:
+        import importlib
+
+        importlib.import_module("medaction.scoring.kg_scorer")  # registers the KG scorers, if present
+    if name not in _SCORERS:
+        raise KeyError(f"unknown scorer {name!r}; known: {', '.join(sorted(_SCORERS))}")
+    return _SCORERS[name](config)
