@@ -1,0 +1,1 @@
+"""Ray actors wrapping the pure layers: OracleActor, PolicyActor, ScorerActor, ShardWriter; plus the router."""

@@ -1,0 +1,335 @@
+"""The engine driver: one asyncio loop that streams cases in, keeps every policy replica busy up to its in-flight
+cap, and streams each finished trajectory to a scorer and each finished tree to the shard writer.
+
+What runs where: this driver holds the TreeScheduler (pure logic) and the loop states of active trees only;
+OracleActors host the active cases' environments; PolicyActors serve completions; ScorerActors turn trajectories
+into shard rows; one ShardWriter (pinned to the driver's node) writes parquet + manifest. Rows go scorer -> writer
+through the object store, never through the driver. Driver memory is bounded by `engine.max_active_trees`,
+not by the number of cases: cases are read lazily from `iter_environments`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from medaction.actors.router import NoLiveReplica
+from medaction.actors.scorer import ScorerActor
+from medaction.actors.writer import ShardWriter
+from medaction.engine.config import RunConfig, config_hash
+from medaction.engine.metrics import EngineMetrics
+from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
+from medaction.engine.summary import RunSummary, table
+from medaction.envs.load import default_cases_path, iter_environments
+from medaction.tree.branching import build_strategy
+from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
+from medaction.tree.scheduler import TreeScheduler, TreeSpec
+from medaction.tree.seeds import unit_draw
+from medaction.tree.tree import NodeTask, tree_id_for
+
+log = logging.getLogger("medaction.engine")
+
+
+class _Case(msgspec.Struct, kw_only=True):
+    env_ref: Any
+    open_trees: int
+
+
+class Driver:
+    def __init__(self, cfg: RunConfig, out_dir: Path, *, resume: bool, progress: bool) -> None:
+        self.cfg = cfg
+        self.out = out_dir
+        self.hash = config_hash(cfg)
+        e = cfg.engine
+        self.pools = [TeacherPool(tc, max_restarts=e.max_restarts) for tc in cfg.policies]
+        self.by_id = {p.id: p for p in self.pools}
+        self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
+                                  retries=e.call_retries)
+        sc = cfg.scoring
+        self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2)  # type: ignore[attr-defined]
+                        .remote(sc.name, sc.config or None, sc.fallback) for _ in range(max(1, sc.actors))]
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
+            str(out_dir), self.hash, cfg.output.rows_per_shard, resume)
+        self.done: set[str] = set(ray.get(self.writer.done_trees.remote()))
+        self.scorer_name = ray.get(self.scorers[0].describe.remote())["scorer"]
+        t = cfg.tree
+        self.sched: TreeScheduler[RolloutState] = TreeScheduler(
+            run_seed=cfg.seed, spec=TreeSpec(k=t.k, b=t.b, width=t.width, max_turns=t.max_turns),
+            strategy=build_strategy(t.strategy, t.strategy_fn))
+        slots = sum(p.cap * p.cfg.replicas for p in self.pools)
+        self.max_active = e.max_active_trees or 4 * slots
+        path = Path(cfg.cases.path) if cfg.cases.path else default_cases_path()
+        envs = iter_environments(cfg.cases.source, path, strict=cfg.cases.strict)
+        self.envs = itertools.islice(envs, cfg.cases.limit) if cfg.cases.limit else envs
+        self.exhausted = False
+        self.cases: dict[str, _Case] = {}
+        self.tree_rows: dict[str, list[Any]] = defaultdict(list)
+        self.ready_at: dict[str, float] = {}
+        self.pending_writes = 0
+        self.metrics = EngineMetrics(run=self.hash)
+        self.s = RunSummary(out_dir=str(out_dir), config_hash=self.hash, scorer=self.scorer_name, wall_s=0.0)
+        self.wake = asyncio.Event()
+        self.fatal: BaseException | None = None
+        self.bar = _bar(progress and e.progress_bar, cfg.cases.limit * len(self.pools) if cfg.cases.limit else None)
+
+    # ---- admission: stream cases in while there is room ------------------------------------------------------
+    def _admit(self) -> None:
+        cfg = self.cfg
+        while (not self.exhausted and self.sched.active_trees < self.max_active
+               and self.pending_writes < cfg.output.max_pending_writes):
+            env = next(self.envs, None)
+            if env is None:
+                self.exhausted = True
+                return
+            self.s.cases_seen += 1
+            pools = [p for p in self.pools if p.cfg.share >= 1.0
+                     or unit_draw(cfg.seed, env.case_id, p.id, "#share") < p.cfg.share]
+            todo = [p for p in pools if tree_id_for(env.case_id, p.id) not in self.done]
+            self.s.trees_skipped += len(pools) - len(todo)
+            if self.bar is not None and len(pools) > len(todo):
+                self.bar.update(len(pools) - len(todo))
+            if not todo:
+                continue
+            env_ref = ray.put(env)
+            self.oracles.add(env.case_id, env_ref)
+            self.cases[env.case_id] = _Case(env_ref=env_ref, open_trees=len(todo))
+            for p in todo:
+                free = unit_draw(cfg.seed, env.case_id, p.id, "#mode") < cfg.tree.free_share
+                mode = "free" if free else "structured"
+                root = initial_state(env, max_turns=cfg.tree.max_turns, mode=mode)
+                tid = self.sched.add_tree(case_id=env.case_id, policy_id=p.id, root_state=root, lane=p.lane(env.case_id),
+                                          mode=mode)
+                self.ready_at[tid] = time.perf_counter()
+
+    # ---- dispatch: fill every live replica up to its cap, deepest nodes first --------------------------------
+    def _dispatch(self) -> None:
+        for p in self.pools:
+            for r in sorted(p.router.live):
+                while p.in_flight[r] < p.cap:
+                    item = self.sched.pop((p.id, r))
+                    if item is None:
+                        break
+                    p.in_flight[r] += 1
+                    asyncio.get_running_loop().create_task(self._run_node(p, r, *item))
+
+    async def _run_node(self, pool: TeacherPool, replica: int, task: NodeTask, state: RolloutState) -> None:
+        e = self.cfg.engine
+        t0 = time.perf_counter()
+        queue_s = t0 - self.ready_at.get(task.tree_id, t0)
+        call = RemotePolicy(pool.actors[replica], timeout_s=e.call_timeout_s, retries=e.call_retries)
+        case = self.cases[task.case_id]
+        out, error = None, ""
+        try:
+            out = await run_turn(state, call, self.oracles.answer_fn(task.case_id, case.env_ref), seed=task.seed,
+                                 params=pool.params, session=task.case_id)
+        except Exception as exc:  # noqa: BLE001 - the oracle failed past its retries: end this line, keep the run
+            error = f"oracle: {type(exc).__name__}: {exc}"[:500]
+        finally:
+            pool.in_flight[replica] -= 1
+        try:
+            if call.lost:
+                self._replica_lost(pool, replica)
+                self.sched.requeue(task, state)
+                self.s.requeued_nodes += 1
+                return
+            pool.nodes[replica] += 1
+            if out is None:
+                res = self.sched.complete(task, None, state, "policy_error", error)
+            else:
+                node = None
+                if out.turn is not None:
+                    node = make_node(out, tree_id=task.tree_id, node_id=task.node_id, parent_id=task.parent_id,
+                                     policy_id=task.policy_id, seed=task.seed)
+                res = self.sched.complete(task, node, out.state, out.stop, out.error)
+                u = out.usage
+                self.metrics.node(prompt=u.prompt_tokens, completion=u.completion_tokens, cached=u.cached_tokens,
+                                  llm_s=u.llm_s, oracle_s=u.oracle_s, queue_s=queue_s,
+                                  node_s=time.perf_counter() - t0)
+            self.ready_at[task.tree_id] = time.perf_counter()
+            for fl in res.lines:
+                self.metrics.trajectory(fl.trajectory.stop)
+                scorer = self.scorers[self.metrics.totals["trajectories"] % len(self.scorers)]
+                self.metrics.totals["trajectories"] += 1
+                self.tree_rows[fl.tree_id].append(scorer.score.remote(fl.trajectory, case.env_ref))
+            if res.tree_done:
+                self._tree_done(pool, task)
+        except BaseException as exc:  # a bug or a dead writer: stop the run loudly instead of hanging
+            self.fatal = exc
+        finally:
+            self.wake.set()
+
+    def _tree_done(self, pool: TeacherPool, task: NodeTask) -> None:
+        refs = self.tree_rows.pop(task.tree_id, [])
+        self.ready_at.pop(task.tree_id, None)
+        self.pending_writes += 1
+        asyncio.get_running_loop().create_task(self._await_write(self.writer.write_tree.remote(task.tree_id, *refs)))
+        self.metrics.tree()
+        if self.bar is not None:
+            self.bar.update(1)
+        pool.router.release(task.case_id)
+        case = self.cases[task.case_id]
+        case.open_trees -= 1
+        if case.open_trees == 0:
+            self.oracles.drop(task.case_id)
+            del self.cases[task.case_id]
+
+    async def _await_write(self, ref: Any) -> None:
+        try:
+            await ref
+        except BaseException as exc:  # noqa: BLE001
+            self.fatal = exc
+        finally:
+            self.pending_writes -= 1
+            self.wake.set()
+
+    # ---- failures ---------------------------------------------------------------------------------------------
+    def _replica_lost(self, pool: TeacherPool, replica: int) -> None:
+        if replica not in pool.router.live:
+            return  # another node on it already reported the death
+        pool.router.mark_dead(replica)
+        pool.deaths += 1
+        self.metrics.failure("replica_death")
+        log.warning("teacher %s replica %d died; moving its cases to live replicas", pool.id, replica)
+        try:
+            self.sched.relane((pool.id, replica), pool.lane)
+        except NoLiveReplica as exc:
+            self.fatal = RuntimeError(f"teacher {pool.id}: every replica is dead; rerun with --resume")
+            raise self.fatal from exc
+
+    async def _health(self) -> None:
+        """Revive replicas that Ray restarted (max_restarts): they take new cases again."""
+        while True:
+            await asyncio.sleep(self.cfg.engine.health_every_s)
+            for p in self.pools:
+                for r in set(range(len(p.actors))) - p.router.live:
+                    try:
+                        await asyncio.wait_for(_await(p.actors[r].ping.remote()), 2.0)
+                    except Exception:  # noqa: BLE001 - still down
+                        continue
+                    p.router.revive(r)
+                    log.warning("teacher %s replica %d is back", p.id, r)
+
+    # ---- main loop --------------------------------------------------------------------------------------------
+    async def run(self) -> RunSummary:
+        t0 = time.perf_counter()
+        last_log = last_flush = t0
+        health = asyncio.get_running_loop().create_task(self._health())
+        try:
+            while True:
+                if self.fatal is not None:
+                    raise self.fatal
+                self._admit()
+                self._dispatch()
+                running = sum(sum(p.in_flight) for p in self.pools)
+                if (self.exhausted and self.sched.active_trees == 0 and running == 0 and self.pending_writes == 0):
+                    break
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), 1.0)
+                except asyncio.TimeoutError:
+                    pass
+                now = time.perf_counter()
+                if now - last_log >= self.cfg.engine.progress_every_s:
+                    last_log = now
+                    self._progress(now - t0, running)
+                if now - last_flush >= self.cfg.engine.flush_every_s:
+                    last_flush = now
+                    self.writer.flush.remote()
+        finally:
+            health.cancel()
+            if self.bar is not None:
+                self.bar.close()
+        info = ray.get(self.writer.close.remote(True))
+        return self._summary(time.perf_counter() - t0, info)
+
+    def _progress(self, elapsed: float, running: int) -> None:
+        loads = {(p.id, r): p.in_flight[r] for p in self.pools for r in range(len(p.actors))}
+        self.metrics.gauges(trees=self.sched.active_trees, nodes=running, loads=loads)
+        m = self.metrics.totals
+        log.info("%.0fs cases=%d trees done=%d active=%d skipped=%d nodes=%d (%.1f/s) in-flight=%d queued=%d "
+                 "writes pending=%d failures=%s", elapsed, self.s.cases_seen, m["trees"], self.sched.active_trees,
+                 self.s.trees_skipped, m["nodes"], m["nodes"] / max(elapsed, 1e-9), running, self.sched.queued(),
+                 self.pending_writes, dict(self.metrics.fail_reasons) or "none")
+
+    def _summary(self, wall: float, info: dict[str, Any]) -> RunSummary:
+        m, s = self.metrics, self.s
+        s.wall_s = wall
+        s.trees_done = m.totals["trees"]
+        s.trajectories = m.totals["trajectories"]
+        s.nodes = m.totals["nodes"]
+        s.stops = dict(m.stops)
+        s.failures = dict(m.fail_reasons)
+        s.prompt_tokens, s.completion_tokens, s.cached_tokens = (
+            m.totals["prompt_tokens"], m.totals["completion_tokens"], m.totals["cached_tokens"])
+        s.llm_s, s.oracle_s, s.queue_s = m.time_sum["llm"], m.time_sum["oracle"], m.time_sum["queue"]
+        s.replica_nodes = {f"{p.id}/{r}": n for p in self.pools for r, n in enumerate(p.nodes)}
+        s.replica_deaths = sum(p.deaths for p in self.pools)
+        s.shards, s.rows, s.complete = info["shards"], info["rows"], True
+        self._stickiness(s)
+        return s
+
+    def _stickiness(self, s: RunSummary) -> None:
+        """Ask the replicas which cases they served (dead ones cannot answer and are left out)."""
+        for p in self.pools:
+            seen: dict[str, int] = defaultdict(int)
+            for r, a in enumerate(p.actors):
+                try:
+                    sessions = ray.get(a.sessions.remote(), timeout=10)
+                except Exception:  # noqa: BLE001 - a dead replica
+                    continue
+                s.replica_sessions[f"{p.id}/{r}"] = len(sessions)
+                for case in sessions:
+                    seen[case] += 1
+            s.sessions_split += sum(1 for n in seen.values() if n > 1)
+
+    def shutdown(self) -> None:
+        for a in [*(a for p in self.pools for a in p.actors), *self.oracles.actors, *self.scorers, self.writer]:
+            ray.kill(a)
+
+
+async def _await(ref: Any) -> Any:
+    return await ref
+
+
+def _bar(enabled: bool, total: int | None) -> Any:
+    if not enabled or not sys.stderr.isatty():
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="tree", desc="trees", file=sys.stderr)
+
+
+def ensure_ray() -> None:
+    """Local Ray by default; an existing cluster when RAY_ADDRESS is set (as under `ray job submit`)."""
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=True)
+
+
+def run(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
+        progress: bool = True) -> RunSummary:
+    """cases -> environments -> trees of turns -> scoring -> parquet shards + manifest. Returns the summary."""
+    ensure_ray()
+    out = Path(out_dir or cfg.output.dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    driver = Driver(cfg, out, resume=resume, progress=progress)
+    try:
+        summary = asyncio.run(driver.run())
+    finally:
+        driver.shutdown()
+    (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
+    log.info("run summary\n%s", table(summary))
+    return summary

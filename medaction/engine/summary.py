@@ -1,0 +1,61 @@
+"""The final run summary: a JSON file next to the manifest and a readable table on stdout."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    out_dir: str
+    config_hash: str
+    scorer: str
+    wall_s: float
+    cases_seen: int = 0
+    trees_done: int = 0
+    trees_skipped: int = 0  # already done (resume)
+    trajectories: int = 0
+    nodes: int = 0
+    stops: dict[str, int] = {}
+    failures: dict[str, int] = {}
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    llm_s: float = 0.0
+    oracle_s: float = 0.0
+    queue_s: float = 0.0
+    replica_nodes: dict[str, int] = {}  # "teacher/replica" -> nodes run there
+    replica_sessions: dict[str, int] = {}  # "teacher/replica" -> distinct cases it served (seen by the actor)
+    sessions_split: int = 0  # cases served by more than one replica of a teacher (0 unless a replica died)
+    replica_deaths: int = 0
+    requeued_nodes: int = 0
+    shards: int = 0
+    rows: int = 0
+    complete: bool = False
+
+
+def table(s: RunSummary) -> str:
+    rate = s.nodes / s.wall_s if s.wall_s else 0.0
+    cache = s.cached_tokens / s.prompt_tokens if s.prompt_tokens else 0.0
+    rows = [
+        ("output", s.out_dir),
+        ("config hash", s.config_hash),
+        ("scorer", s.scorer),
+        ("complete", str(s.complete)),
+        ("wall", f"{s.wall_s:.1f} s"),
+        ("cases seen", str(s.cases_seen)),
+        ("trees done / skipped", f"{s.trees_done} / {s.trees_skipped}"),
+        ("trajectories", str(s.trajectories)),
+        ("stops", ", ".join(f"{k}={v}" for k, v in sorted(s.stops.items())) or "-"),
+        ("failures", ", ".join(f"{k}={v}" for k, v in sorted(s.failures.items())) or "none"),
+        ("nodes (turns)", f"{s.nodes} ({rate:.1f}/s)"),
+        ("tokens prompt/completion", f"{s.prompt_tokens} / {s.completion_tokens}"),
+        ("cached prompt tokens", f"{s.cached_tokens} ({cache:.1%})"),
+        ("time llm / oracle / queue", f"{s.llm_s:.1f} / {s.oracle_s:.1f} / {s.queue_s:.1f} s (summed over nodes)"),
+        ("nodes per replica", ", ".join(f"{k}={v}" for k, v in sorted(s.replica_nodes.items()))),
+        ("cases per replica", ", ".join(f"{k}={v}" for k, v in sorted(s.replica_sessions.items()))),
+        ("cases split over replicas", str(s.sessions_split)),
+        ("replica deaths / requeued", f"{s.replica_deaths} / {s.requeued_nodes}"),
+        ("shards / rows", f"{s.shards} / {s.rows}"),
+    ]
+    w = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k.ljust(w)}  {v}" for k, v in rows)

@@ -1,0 +1,181 @@
+"""`medaction envs extract | gold | agreement`: Stage-1 commands, registered into the envs group by envs/cli.py.
+
+extract   reports (MedR-Bench raw_case, text files, PMC JATS XML) -> environments JSONL via any policy backend;
+          local asyncio by default, `--ray` runs it on the Ray cluster with the engine's PolicyActors.
+gold      environments -> gold trajectories in parquet shards (origin="gold").
+agreement extracted environments vs. a reference importer's environments for the same case ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import sys
+import tomllib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from medaction.envs.extract import Check, ExtractConfig
+from medaction.envs.extract_run import ExtractOutputs, ReportJob, run_extraction
+from medaction.policies.types import SamplingParams
+
+
+class CliError(ValueError):
+    """A bad command line or config: printed as one line, exit status 2."""
+
+
+def policy_config(text: str | None) -> dict[str, Any]:
+    """`--policy-config`: a .json/.toml file, or an inline JSON object."""
+    if not text:
+        return {}
+    path = Path(text)
+    try:
+        if text.lstrip().startswith("{"):
+            obj = json.loads(text)
+        elif path.suffix == ".toml":
+            obj = tomllib.loads(path.read_text(encoding="utf-8"))
+        else:
+            obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"--policy-config {text!r}: {exc}") from None
+    if not isinstance(obj, dict):
+        raise CliError(f"--policy-config {text!r}: expected an object/table")
+    return obj
+
+
+def report_jobs(paths: Sequence[str], fmt: str | None) -> Iterator[ReportJob]:
+    """Reports from the input parsers of envs/report_input.py, as extraction jobs."""
+    from medaction.envs import report_input  # issue 9 item 1 (raw text / JATS / MedR-Bench raw_case parsing)
+
+    for rep in report_input.iter_reports([Path(p) for p in paths], fmt=fmt):
+        yield ReportJob(case_id=rep.case_id, text=rep.text, meta=dict(rep.meta))
+
+
+def default_checks() -> list[Check]:
+    """The leakage check of envs/leakage.py (o1 must not reveal menu results or the diagnosis)."""
+    from medaction.envs import leakage
+
+    return [leakage.check]
+
+
+def _extract(args: argparse.Namespace) -> int:
+    cfg = ExtractConfig(
+        max_report_chars=args.max_report_chars,
+        params=SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens),
+        repair=not args.no_repair,
+    )
+    backend_cfg = policy_config(args.policy_config)
+    jobs: Iterator[ReportJob] = report_jobs(args.input, args.format)
+    if args.limit:
+        jobs = itertools.islice(jobs, args.limit)
+    checks = [] if args.no_leakage_check else default_checks()
+    with ExtractOutputs(args.out, args.failures, resume=args.resume) as out:
+        if args.ray:
+            from medaction.engine.extract_job import ExtractJobConfig, run_extract_job  # Ray lives in the engine
+
+            job = ExtractJobConfig(backend=args.policy, config=backend_cfg, replicas=args.replicas,
+                                   max_concurrency=args.concurrency, num_gpus=args.num_gpus)
+            summary = run_extract_job(jobs, out, job, cfg=cfg, checks=checks, seed=args.seed)
+        else:
+            from medaction.policies.base import build
+
+            policy = build(args.policy, backend_cfg)
+            summary = asyncio.run(run_extraction(jobs, policy, out, concurrency=args.concurrency, cfg=cfg,
+                                                 checks=checks, seed=args.seed))
+    print(json.dumps(summary))
+    return 0
+
+
+def _gold(args: argparse.Namespace) -> int:
+    from medaction.engine.gold_job import write_gold_shards
+    from medaction.envs.load import iter_environments
+    from medaction.scoring.base import build_scorer
+
+    envs = iter_environments(args.source, args.cases)
+    if args.limit:
+        envs = itertools.islice(envs, args.limit)
+    narrator = None
+    if args.narrator:
+        from medaction.policies.base import build
+
+        narrator = build(args.narrator, policy_config(args.narrator_config))
+    summary = write_gold_shards(envs, args.out, build_scorer(args.scorer), max_turns=args.max_turns,
+                                resume=args.resume, narrator=narrator, narrator_id=args.narrator or "")
+    print(json.dumps(summary))
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from medaction.envs.agreement import agreement
+    from medaction.envs.load import iter_environments
+
+    rep = agreement(iter_environments("jsonl", args.extracted), iter_environments(args.reference_source,
+                                                                                   args.reference))
+    if args.json:
+        print(msgspec.json.encode(rep).decode())
+    else:
+        print("\n".join(rep.lines()))
+    return 0
+
+
+def _guard(fn: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(fn(args))
+        except (CliError, FileNotFoundError, FileExistsError, KeyError, ValueError) as exc:
+            print(f"medaction envs {args.envs_command}: error: {exc}", file=sys.stderr)
+            return 2
+
+    return run
+
+
+def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `extract`, `gold` and `agreement` in the `medaction envs` group (envs/cli.py SUBCOMMANDS)."""
+    p = envs_sub.add_parser("extract", help="LLM extraction of environments from case reports (Stage 1)")
+    p.add_argument("--input", nargs="+", required=True, metavar="PATH", help="report files or folders")
+    p.add_argument("--format", choices=("medrbench", "text", "jats"), default=None,
+                   help="input format (default: from each file's extension/content)")
+    p.add_argument("--policy", required=True, help="a registered policy backend (openai_http, hf, vllm, ...)")
+    p.add_argument("--policy-config", default=None, help="backend config: .json/.toml file or inline JSON")
+    p.add_argument("-o", "--out", required=True, help="environments JSONL (appended to with --resume)")
+    p.add_argument("--failures", default=None, help="per-case failures JSONL (default: OUT.failures.jsonl)")
+    p.add_argument("--resume", action="store_true", help="skip case ids already in OUT or FAILURES")
+    p.add_argument("--concurrency", type=int, default=8, help="cases in flight (per replica with --ray)")
+    p.add_argument("--max-report-chars", type=int, default=ExtractConfig().max_report_chars)
+    p.add_argument("--max-tokens", type=int, default=4096)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=0, help="stop after N reports (0 = all)")
+    p.add_argument("--no-repair", action="store_true", help="no repair retry after an invalid answer")
+    p.add_argument("--no-leakage-check", action="store_true", help="skip the o1 leakage check")
+    p.add_argument("--ray", action="store_true", help="run on Ray with PolicyActor replicas")
+    p.add_argument("--replicas", type=int, default=1)
+    p.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per replica (--ray)")
+    p.set_defaults(func=_guard(_extract), envs_command="extract")
+
+    g = envs_sub.add_parser("gold", help="gold trajectories (documented test order) into parquet shards")
+    g.add_argument("--source", choices=("agentclinic", "medrbench", "jsonl"), default="jsonl")
+    g.add_argument("--cases", required=True, help="environments file (e.g. the output of `envs extract`)")
+    g.add_argument("-o", "--out", required=True, help="output dir: shards/*.parquet + manifest.json")
+    g.add_argument("--scorer", default="identity", help="registered scorer (identity, kg, ...)")
+    g.add_argument("--max-turns", type=int, default=8)
+    g.add_argument("--limit", type=int, default=0)
+    g.add_argument("--resume", action="store_true")
+    g.add_argument("--narrator", default=None, help="policy backend that writes richer reasoning (optional)")
+    g.add_argument("--narrator-config", default=None)
+    g.set_defaults(func=_guard(_gold), envs_command="gold")
+
+    a = envs_sub.add_parser("agreement", help="field-level agreement of extracted vs. reference environments")
+    a.add_argument("extracted", help="environments JSONL from `envs extract`")
+    a.add_argument("--reference", required=True, help="reference cases file")
+    a.add_argument("--reference-source", choices=("agentclinic", "medrbench", "jsonl"), default="medrbench")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=_guard(_agreement), envs_command="agreement")
+
+
+add_subparser = register  # the name the issue brief used

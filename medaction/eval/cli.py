@@ -1,0 +1,130 @@
+"""`medaction eval` (run the benchmark), `eval compare`, `eval scaling`, `eval agreement`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+DEFAULT_LABELS = Path(__file__).resolve().parents[2] / "tests" / "data" / "eval_judge_labels.jsonl"
+
+
+def _load_config(value: str | None) -> dict[str, Any]:
+    """A TOML or JSON file, or an inline JSON object."""
+    if not value:
+        return {}
+    p = Path(value)
+    if p.is_file():
+        text = p.read_text()
+        try:
+            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise SystemExit(f"{p}: cannot parse config: {exc}") from None
+    else:
+        try:
+            data = json.loads(value)
+        except ValueError:
+            raise SystemExit(f"--policy-config/--judge-config {value!r}: not a file and not inline JSON") from None
+    if not isinstance(data, dict):
+        raise SystemExit(f"{value}: config must be an object/table")
+    return data
+
+
+def _judge(args: argparse.Namespace):  # noqa: ANN202
+    from medaction.eval.judges.base import build_judge
+
+    cfg = _load_config(args.judge_config)
+    return build_judge(args.judge, cfg or None)
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.policy or not args.cases:
+        print("medaction eval: --policy and --cases are required (or use a subcommand: compare, scaling, agreement)",
+              file=sys.stderr)
+        return 2
+    from medaction.eval.backend import default_backend
+    from medaction.eval.runner import EvalSpec, evaluate
+
+    spec = EvalSpec(
+        policy=args.policy, policy_config=_load_config(args.policy_config), cases=str(args.cases),
+        source=args.source, out=str(args.out), runs=args.runs, limit=args.limit, max_turns=args.max_turns,
+        base_seed=args.seed, scorer=args.scorer, label=args.label or "",
+    )
+    res = evaluate(spec, backend=default_backend(), judge=_judge(args))
+    s = res.summary
+    print(f"{s.label}: P={s.precision.mean:.3f}±{s.precision.std:.3f} R={s.recall.mean:.3f}±{s.recall.std:.3f} "
+          f"F1={s.f1.mean:.3f}±{s.f1.std:.3f} Acc={s.accuracy.mean:.3f}±{s.accuracy.std:.3f} "
+          f"({s.n_cases} cases, {len(s.runs)} runs; judge {s.judge}; graph {s.graph})")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from medaction.eval.compare import compare
+
+    print(compare([Path(d) for d in args.dirs], Path(args.out)))
+    return 0
+
+
+def _scaling(args: argparse.Namespace) -> int:
+    from medaction.eval.compare import parse_point, scaling
+
+    try:
+        pts = [parse_point(p) for p in args.points]
+    except ValueError as exc:
+        print(f"medaction eval scaling: {exc}", file=sys.stderr)
+        return 2
+    print(scaling(pts, Path(args.out)))
+    return 0
+
+
+def _agreement(args: argparse.Namespace) -> int:
+    from medaction.eval.agreement import load_labels, measure, render
+
+    res = asyncio.run(measure(_judge(args), load_labels(Path(args.labels))))
+    print(render(res))
+    if args.json:
+        import msgspec
+
+        Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(res), indent=2))
+    return 0
+
+
+def _judge_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--judge", default="offline", help="offline (default) or llm")
+    p.add_argument("--judge-config", help='TOML/JSON file or inline JSON, e.g. \'{"policy": "openai_http", ...}\'')
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> None:
+    p = subparsers.add_parser(name, help=help_text, description=help_text)
+    p.add_argument("--policy", help="policy backend name (see medaction.policies.base.available())")
+    p.add_argument("--policy-config", help="TOML/JSON file or inline JSON for the backend's config")
+    p.add_argument("--cases", help="case file")
+    p.add_argument("--source", choices=("agentclinic", "medrbench", "jsonl"), default="agentclinic")
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--out", default="runs/eval")
+    p.add_argument("--limit", type=int, default=None, help="first N cases only")
+    p.add_argument("--max-turns", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0, help="base seed; run k uses base + 1009 k")
+    p.add_argument("--scorer", default="kg", help="scorer for DTC/RAC analyses (kg, or identity for none)")
+    p.add_argument("--label", help="row name in Table 2 (default: the policy name)")
+    _judge_args(p)
+    p.set_defaults(func=_run)
+    sub = p.add_subparsers(dest="eval_command", metavar="SUBCOMMAND")
+    c = sub.add_parser("compare", help="Table 2 side by side for several eval output directories")
+    c.add_argument("dirs", nargs="+")
+    c.add_argument("--out", default="runs/eval-compare")
+    c.set_defaults(func=_compare)
+    s = sub.add_parser("scaling", help="data-scaling plot from several training runs' eval results")
+    s.add_argument("points", nargs="+", help="SERIES:SIZE:DIR, e.g. dtc+rac:8000:runs/eval-8k")
+    s.add_argument("--out", default="runs/eval-scaling/scaling.png")
+    s.set_defaults(func=_scaling)
+    a = sub.add_parser("agreement", help="agreement of a judge with hand labels")
+    a.add_argument("--labels", default=str(DEFAULT_LABELS))
+    a.add_argument("--json", help="also write the agreement as JSON here")
+    _judge_args(a)
+    a.set_defaults(func=_agreement)

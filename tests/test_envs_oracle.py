@@ -1,0 +1,67 @@
+"""Oracle: quality on the labelled set, determinism, UNAVAILABLE, several matches, encoder hook."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from medaction.envs.load import default_cases_path, iter_environments
+from medaction.envs.oracle import Oracle, TestMatcher
+from medaction.envs.oracle_eval import evaluate
+from medaction.envs.types import UNAVAILABLE, Environment, TestItem
+
+LABELS = Path(__file__).parent / "data" / "oracle_labels.jsonl"
+
+
+def test_labelled_set_precision_recall(medrbench_path):
+    q = evaluate(LABELS, {"agentclinic": default_cases_path(), "medrbench": medrbench_path})
+    assert q.pairs >= 150 and q.decoys >= 30
+    assert q.precision >= 0.9, q.errors
+    assert q.recall >= 0.9, q.errors
+
+
+def _env() -> Environment:
+    return next(e for e in iter_environments("agentclinic", default_cases_path()) if e.case_id == "agentclinic-0041")
+
+
+def test_answers_several_and_unavailable():
+    o = Oracle(_env())
+    a, b, c = o.answer(["urinalysis", "MRI of the brain", "serum creatinine"])
+    assert a.available and len(a.matched) == 5 and "Urinalysis > Nitrites: Negative" in a.result
+    assert not b.available and b.result == UNAVAILABLE and b.matched == ()
+    assert c.matched == ("Blood work > Creatinine",) and c.result == "1.1 mg/dL"
+    assert [r.available for r in o.answer(["", "   ", "!!!"])] == [False] * 3
+    assert not o.answer_one("").available
+    empty = Oracle(Environment(case_id="x", source="t", initial_observation="o", diagnosis="d"))
+    assert empty.answer(["CBC"])[0].result == UNAVAILABLE
+
+
+def test_deterministic():
+    env = _env()
+    reqs = ["CBC", "blood work", "IVP", "urine RBC", "renal ultrasound"]
+    assert Oracle(env).answer(reqs) == Oracle(env).answer(reqs)
+    assert TestMatcher(env.tests).match("kidney function") == (5, 6)
+
+
+class HashingEncoder:
+    """A real (if simple) bag-of-character-trigrams encoder satisfying the TextEncoder protocol."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), 512))
+        for i, t in enumerate(texts):
+            s = f"  {t.lower()} "
+            for j in range(len(s) - 2):
+                out[i, zlib.crc32(s[j : j + 3].encode()) % 512] += 1
+        return out
+
+
+def test_encoder_hook_only_when_lexical_fails():
+    tests = (TestItem(name="Sweat electrolyte quantification", result="60 mmol/L"), TestItem(name="CBC", result="ok"))
+    plain = TestMatcher(tests)
+    assert plain.match("sweat electrolyte quantitation") == (0,)  # lexical (token overlap)
+    assert plain.match("sweet electrolite quantificashun") == ()
+    enc = TestMatcher(tests, encoder=HashingEncoder(), encoder_threshold=0.6)
+    assert enc.match("sweet electrolite quantificashun") == (0,)
+    assert enc.match("full blood count") == (1,)  # lexical still first

@@ -1,0 +1,80 @@
+"""The LLM judge through the openai_http backend against a real HTTP server on 127.0.0.1 that plays a judge model
+(including malformed, untrusted answers), plus the judge-agreement CLI on the hand labels."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from medaction.envs.types import TestItem
+from medaction.eval.judges.base import build_judge
+
+
+class _JudgeModel(BaseHTTPRequestHandler):
+    """Answers like a judge model: reasoning first, then the verdict; garbage for requests containing 'GARBLE'."""
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = body["messages"][-1]["content"]
+        if "GARBLE" in prompt:
+            text = "<think>hmm</think> I am not sure what you mean."
+        elif prompt.startswith("Decide whether"):
+            truth = re.search(r"Ground truth: (.*)", prompt).group(1).lower()
+            pred = re.search(r"Prediction: (.*)", prompt).group(1).lower()
+            verdict = "Correct" if pred in truth or truth in pred else "Wrong"
+            text = f"<think>compare {pred} with {truth}; it might be wrong</think>\nReasoning done.\n{verdict}"
+        else:
+            request = re.search(r"Requested test: (.*)", prompt).group(1).lower()
+            items = re.findall(r"^(\d+)\. (.*)$", prompt, re.M)
+            hits = [int(n) for n, name in items if name.lower().split()[0] in request] + [99]  # 99: invented
+            text = "Looking at the list...\n" + json.dumps({"covered": hits})
+        out = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture()
+def judge_server() -> Iterator[str]:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _JudgeModel)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_llm_judge_over_http(judge_server: str) -> None:
+    judge = build_judge("llm", {"policy": "openai_http",
+                                "policy_config": {"base_url": judge_server, "max_attempts": 1}})
+    menu = (TestItem(name="Chest X-ray"), TestItem(name="Troponin"), TestItem(name="ECG"))
+
+    async def go() -> tuple[list, list]:
+        tests = await judge.match_tests(["chest CT", "troponin I", "GARBLE"], menu)
+        dx = [await judge.same_diagnosis(p, t) for p, t in
+              (("Myocarditis", "Fulminant myocarditis"), ("Pericarditis", "Myocarditis"), ("GARBLE", "x"), ("", "x"))]
+        return tests, dx
+
+    tests, dx = asyncio.run(go())
+    assert tests == [(0,), (1,), ()]  # the invented item 99 is dropped; garbage -> not covered
+    assert dx == [True, False, False, False]  # the verdict after </think> wins; garbage -> Wrong; empty -> Wrong
+    assert judge.calls == 6 and judge.unparsed == 2
+    assert "llm(backend=openai_http" in judge.describe() and "unparsed=2/6" in judge.describe()
+
+
+def test_llm_judge_rejects_unknown_config_field() -> None:
+    with pytest.raises(Exception, match="nonsense"):
+        build_judge("llm", {"policy": "openai_http", "nonsense": 1})

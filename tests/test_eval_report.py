@@ -1,0 +1,87 @@
+"""Reports: analyses arithmetic, Markdown + JSON + PNGs, Table-2 comparison and the data-scaling plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from medaction.eval.analyses import HardRule, analyse, select_hard
+from medaction.eval.cli import add_parser  # noqa: F401  (the CLI module imports cleanly)
+from medaction.eval.compare import compare, parse_point, scaling
+from medaction.eval.runner import write_report
+from medaction.eval.summary import build_result, read_cases, read_result
+from medaction.eval.types import CaseResult
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _r(cid: str, run: int, *, turns: int, dtc: tuple, rac: tuple, tpt: tuple, rare: bool, stop: str = "final",
+       correct: bool = True) -> CaseResult:
+    return CaseResult(case_id=cid, run=run, seed=run, predicted_tests=("a", "b"), pred_matched=(True, False),
+                      menu_matched=(True, False), menu=("m1", "m2"), precision=0.5, recall=0.5,
+                      final_diagnosis="d", truth="d", correct=correct, n_turns=turns, stop=stop,
+                      tests_per_turn=tpt, dtc=dtc, rac=rac, rare=rare)
+
+
+RESULTS = [
+    _r("A", 0, turns=3, dtc=(4, 2, 0), rac=(None, 1.0, 5.0), tpt=(2, 1, 0), rare=True),
+    _r("B", 0, turns=2, dtc=(2, None), rac=(None, 2.0), tpt=(3, 0), rare=False, correct=False),
+    _r("A", 1, turns=3, dtc=(4, 4, 2), rac=(None, 4.0, 3.0), tpt=(1, 1, 0), rare=True, stop="max_turns"),
+    _r("B", 1, turns=2, dtc=(3, 1), rac=(None, 3.0), tpt=(2, 0), rare=False),
+]
+
+
+def test_analyses_hand_computed() -> None:
+    a = analyse(RESULTS, rac_tau=3.0)
+    dtc = {t.turn: (t.mean, t.n) for t in a.dtc_per_turn}
+    assert dtc[1] == (pytest.approx(13 / 4), 4) and dtc[2] == (pytest.approx(7 / 3), 3) and dtc[3] == (1.0, 2)
+    rac = {t.turn: (t.mean, t.n) for t in a.rac_pass_per_turn}
+    assert rac[2] == (pytest.approx(3 / 4), 4)  # 1, 2, 3 pass; 4 fails (tau = 3, pass means <= tau)
+    assert rac[3] == (pytest.approx(1 / 2), 2)
+    assert a.turns_per_case == pytest.approx(2.5)
+    assert a.tests_per_active_turn == pytest.approx((2 + 1 + 3 + 1 + 1 + 2) / 6)
+    assert a.stop_reasons == {"final": 3, "max_turns": 1}
+    assert a.turn_histogram == {2: 2, 3: 2}
+    assert select_hard(RESULTS, HardRule(rare=True, min_turns=3)) == ("A",)
+    assert select_hard(RESULTS, HardRule(rare=False, min_turns=2)) == ("A", "B")
+
+
+def _write(tmp: Path, label: str) -> Path:
+    res = build_result(RESULTS, label=label, policy="heuristic", judge="offline(test)", graph="hpo", scorer="kg",
+                       cases="test", hard_rule=HardRule(rare=True, min_turns=3))
+    out = tmp / label
+    write_report(out, res, RESULTS)
+    return out
+
+
+def test_report_json_and_plots(tmp_path: Path) -> None:
+    out = _write(tmp_path, "m1")
+    md = (out / "report.md").read_text()
+    assert "judge**: offline(test)" in md and "graph** (DTC/RAC): hpo" in md
+    assert "P = R = 0" in md and "| m1 | 0.50 ± 0.00 |" in md
+    for name in ("dtc_per_turn", "rac_pass_rate", "tests_per_turn", "turns_per_case"):
+        png = out / "plots" / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG and png.stat().st_size > 5000
+        assert f"plots/{name}.png" in md
+    data = json.loads((out / "eval.json").read_text())
+    assert data["summary"]["accuracy"]["mean"] == pytest.approx(0.75)
+    assert data["hard_cases"] == ["A"] and data["hard"]["n_cases"] == 1
+    assert read_result(out).summary.judge == "offline(test)"
+    assert len(read_cases(out)) == 4
+
+
+def test_compare_and_scaling(tmp_path: Path) -> None:
+    d1, d2 = _write(tmp_path, "base"), _write(tmp_path, "sft")
+    md = compare([d1, d2], tmp_path / "cmp")
+    assert md.count("| base |") == 1 and md.count("| sft |") == 1 and "| Hard F1 |" in md
+    assert (tmp_path / "cmp" / "dtc_per_turn.png").read_bytes()[:8] == PNG
+    assert len(json.loads((tmp_path / "cmp" / "comparison.json").read_text())) == 2
+    pts = [parse_point(f"dtc+rac:{n}:{d}") for n, d in ((1000, d1), (8000, d2))]
+    png = scaling(pts, tmp_path / "scaling.png")
+    assert png.read_bytes()[:8] == PNG
+    with pytest.raises(ValueError, match="SERIES:SIZE:DIR"):
+        parse_point("nosize")
+    with pytest.raises(FileNotFoundError, match="no eval result"):
+        compare([tmp_path / "missing"], tmp_path / "x")

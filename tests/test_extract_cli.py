@@ -1,0 +1,63 @@
+"""`medaction envs extract | gold | agreement` end to end through the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pyarrow.parquet as pq
+import pytest
+
+from medaction.cli import main
+from medaction.envs.extract_run import read_envs
+
+DATA = Path(__file__).parent / "data"
+ANSWER = (DATA / "extract_answer.json").read_text()
+
+
+def test_gold_command_writes_shards(tmp_path: Path, medrbench_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "gold"
+    argv = ["envs", "gold", "--source", "medrbench", "--cases", str(medrbench_path), "-o", str(out), "--limit", "3"]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["written"] == 3 and summary["rows"] == 3
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["complete"] and len(manifest["trees_done"]) == 3
+    rows = pq.read_table(out / "shards").to_pylist()
+    assert [r["origin"] for r in rows] == ["gold"] * 3
+    # a second run without --resume refuses to overwrite; with --resume it writes nothing new
+    assert main(argv) == 2 and "already holds a run" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) == 0 and json.loads(capsys.readouterr().out)["written"] == 0
+
+
+def test_agreement_command(tmp_path: Path, medrbench_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from medaction.envs.load import iter_environments
+
+    envs = list(iter_environments("medrbench", medrbench_path))[:4]
+    path = tmp_path / "ex.jsonl"
+    path.write_bytes(b"".join(msgspec.json.encode(msgspec.structs.replace(e, source="extracted")) + b"\n"
+                              for e in envs))
+    assert main(["envs", "agreement", str(path), "--reference", str(medrbench_path), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["n_both"] == 4 and rep["n_reference"] == 100 and rep["menu_f1"] == 1.0 and rep["o1_f1"] == 1.0
+
+
+def test_extract_command_text_reports_with_scripted_backend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("medaction.envs.report_input", reason="report input parsing (issue 9 item 1) not built")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "case-a.txt").write_text((DATA / "extract_report.txt").read_text())
+    (reports / "case-b.txt").write_text("A 50-year-old man with chest pain. ECG showed ST elevation.")
+    out, fails = tmp_path / "envs.jsonl", tmp_path / "fails.jsonl"
+    cfg = json.dumps({"turns": [ANSWER]})
+    argv = ["envs", "extract", "--input", str(reports / "case-a.txt"), str(reports / "case-b.txt"),
+            "--format", "text", "--policy", "scripted", "--policy-config", cfg, "-o", str(out),
+            "--failures", str(fails)]
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["ok"] + summary["failed"] == 2
+    envs = read_envs(out)
+    assert all(e.source == "extracted" and e.tests for e in envs)
+    assert main([*argv, "--resume"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] == 0  # everything was done already

@@ -1,0 +1,189 @@
+"""openai_http against real servers: a recording HTTP server (headers, body, key secrecy) and `medaction serve`
+on Ray Serve with injected 429/500/stall faults (every request answered or reported, none dropped)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from medaction.policies.base import PolicyError, build
+from medaction.policies.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
+from medaction.policies.types import Completion, Message, SamplingParams
+
+SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
+MSGS = (Message("system", "You are a careful physician."), Message("user", "A 45-year-old man with chest pain."))
+PARAMS = SamplingParams(temperature=0.3, top_p=0.9, max_tokens=64)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers OpenAI-style; the first `fail_first` requests get 429 then 500 alternately; records every request."""
+
+    seen: list[tuple[dict[str, str], dict]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append((dict(self.headers), body))
+        n = len(type(self).seen)
+        if n <= type(self).fail_first:
+            self.send_response(429 if n % 2 else 500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        out = json.dumps({
+            "choices": [{"message": {"role": "assistant", "content": f"echo seed={body.get('seed')}"}}],
+            "usage": {"prompt_tokens": 17, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 16}},
+        }).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def recorder() -> Iterator[tuple[str, type[_Recorder]]]:
+    handler = type("Rec", (_Recorder,), {"seen": [], "fail_first": 0})
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1", handler
+    srv.shutdown()
+    srv.server_close()
+
+
+async def test_request_fields_usage_and_retry(recorder, monkeypatch) -> None:
+    url, rec = recorder
+    rec.fail_first = 2  # one 429 then one 500, then success
+    monkeypatch.setenv("MEDACTION_TEST_KEY", SECRET)
+    pol = build("openai_http", {"base_url": url, "model": "m1", "api_key_env": "MEDACTION_TEST_KEY",
+                                "backoff_base_s": 0.01, "max_attempts": 4})
+    out = await pol.complete(MSGS, session="case-42", seed=1234, params=PARAMS)
+    assert out.text == "echo seed=1234"
+    assert (out.prompt_tokens, out.completion_tokens, out.cached_tokens) == (17, 5, 16)
+    assert len(rec.seen) == 3 and pol.retries == 2
+    headers, body = rec.seen[-1]
+    assert headers["X-Session-Id"] == "case-42" and body["user"] == "case-42"
+    assert headers["Authorization"] == f"Bearer {SECRET}"
+    assert body["seed"] == 1234 and body["model"] == "m1"
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.3, 0.9, 64)
+    assert body["messages"][1] == {"role": "user", "content": MSGS[1].content}
+    await pol.aclose()
+
+
+async def test_api_key_never_leaks(recorder, monkeypatch, caplog) -> None:
+    url, rec = recorder
+    rec.fail_first = 100  # always failing: exhausts retries
+    monkeypatch.setenv("MEDACTION_TEST_KEY", SECRET)
+    cfg = OpenAIHTTPConfig(base_url=url, api_key_env="MEDACTION_TEST_KEY", max_attempts=3, backoff_base_s=0.01)
+    pol = OpenAIHTTPPolicy(cfg)
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(PolicyError) as info:
+        await pol.complete(MSGS, session="s", seed=0, params=PARAMS)
+    assert "3 attempts" in str(info.value)
+    texts = [repr(pol), repr(cfg), str(cfg), str(info.value), repr(info.value), caplog.text]
+    assert all(SECRET not in t for t in texts)
+    assert "MEDACTION_TEST_KEY" in repr(cfg)  # only the variable's name is kept
+    assert len(rec.seen) == 3
+    await pol.aclose()
+
+
+async def test_missing_key_env_is_a_policy_error(monkeypatch) -> None:
+    monkeypatch.delenv("MEDACTION_ABSENT_KEY", raising=False)
+    pol = OpenAIHTTPPolicy(OpenAIHTTPConfig(api_key_env="MEDACTION_ABSENT_KEY"))
+    with pytest.raises(PolicyError, match="MEDACTION_ABSENT_KEY"):
+        await pol.complete(MSGS, session="s", seed=0, params=PARAMS)
+
+
+async def test_connection_refused_is_retried_then_reported() -> None:
+    port = _free_port()  # nothing listens there
+    pol = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=f"http://127.0.0.1:{port}/v1", max_attempts=3,
+                                            backoff_base_s=0.01))
+    with pytest.raises(PolicyError, match="connection error"):
+        await pol.complete(MSGS, session="s", seed=0, params=PARAMS)
+    assert pol.attempts == 3
+
+
+# ---------------------------------------------------------------- real Ray Serve endpoint (`medaction serve`)
+@pytest.fixture(scope="module")
+def serve_apps(ray_session) -> Iterator[dict[str, str]]:
+    from ray import serve
+
+    from medaction.engine.serve import FaultSpec, ServeConfig, start
+
+    port = _free_port()
+    sim = {"time_scale": 0.0}
+    apps = {
+        "clean": ServeConfig(backend="sim", policy_config=sim, port=port, app_name="t-clean",
+                             route_prefix="/clean", model_name="sim-clean"),
+        "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, app_name="t-faulty",
+                              route_prefix="/faulty",
+                              faults=FaultSpec(share_429=0.2, share_500=0.15, share_stall=0.1, stall_s=1.5, seed=3)),
+        "down": ServeConfig(backend="sim", policy_config=sim, port=port, app_name="t-down", route_prefix="/down",
+                            faults=FaultSpec(share_500=1.0)),
+    }
+    urls = {k: start(cfg) for k, cfg in apps.items()}
+    yield urls
+    for cfg in apps.values():
+        serve.delete(cfg.app_name)
+    serve.shutdown()
+
+
+async def test_serve_clean_answers_and_is_deterministic(serve_apps) -> None:
+    url = serve_apps["clean"]
+    async with httpx.AsyncClient() as c:
+        models = (await c.get(f"{url}/models")).json()
+    assert models["data"][0]["id"] == "sim-clean"
+    pol = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=url, timeout_s=30))
+    a = await pol.complete(MSGS, session="c1", seed=5, params=PARAMS)
+    b = await pol.complete(MSGS, session="c1", seed=5, params=PARAMS)
+    assert a.text == b.text and '"differential"' in a.text
+    assert a.prompt_tokens > 0 and 0 < a.completion_tokens <= PARAMS.max_tokens
+    assert b.cached_tokens > 0  # the sim's prefix cache saw this prompt already
+    await pol.aclose()
+
+
+async def test_serve_faults_every_request_answered_or_reported(serve_apps) -> None:
+    url = serve_apps["faulty"]
+    pol = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=url, timeout_s=0.75, max_attempts=8, backoff_base_s=0.05,
+                                            backoff_max_s=0.4, concurrency=16))
+    n = 40
+    results = await asyncio.gather(
+        *(pol.complete(MSGS, session=f"case-{i}", seed=i, params=PARAMS) for i in range(n)), return_exceptions=True
+    )
+    answered = [r for r in results if isinstance(r, Completion)]
+    reported = [r for r in results if isinstance(r, PolicyError)]
+    assert len(answered) + len(reported) == n  # nothing dropped, no other exception type
+    assert len(answered) >= n - 2  # 0.45^8 failure chance per request
+    assert pol.retries > 0 and pol.attempts == n + pol.retries
+    async with httpx.AsyncClient() as c:
+        stats = (await c.get(f"{url}/stats")).json()
+    assert stats["fault_429"] > 0 and stats["fault_500"] > 0 and stats["fault_stall"] > 0
+    assert stats["ok"] >= len(answered)
+    print(f"\nretry test: {n} requests, {len(answered)} answered, {len(reported)} PolicyError, "
+          f"{pol.retries} retries, server stats {stats}")
+    await pol.aclose()
+
+
+async def test_serve_down_reports_policy_error(serve_apps) -> None:
+    pol = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=serve_apps["down"], max_attempts=2, backoff_base_s=0.01))
+    with pytest.raises(PolicyError, match="HTTP 500"):
+        await pol.complete(MSGS, session="s", seed=0, params=PARAMS)
+    await pol.aclose()
