@@ -22,15 +22,18 @@ REPO = Path(__file__).resolve().parents[1]
 N_CASES = 14
 
 
-def _cfg(time_scale: float = 0.0, **extra: object) -> RunConfig:
+def _sets(time_scale: float = 0.0, **extra: object) -> list[str]:
     sets = [
         f"cases.limit={N_CASES}", "policies.0.id=sim", "policies.0.backend=sim", "policies.0.replicas=2",
         "policies.0.max_concurrency=6", f"policies.0.config.time_scale={time_scale}",
         "policies.0.config.completion_tokens_mean=60", "output.rows_per_shard=12", "engine.flush_every_s=0.5",
         "engine.progress_every_s=1", "engine.call_timeout_s=30",
     ]
-    sets += [f"{k}={v}" for k, v in extra.items()]
-    return load_config(None, sets)
+    return sets + [f"{k}={v}" for k, v in extra.items()]
+
+
+def _cfg(time_scale: float = 0.0, **extra: object) -> RunConfig:
+    return load_config(None, _sets(time_scale, **extra))
 
 
 def _rows(out: Path) -> list[dict]:
@@ -115,12 +118,9 @@ def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path
 
     out = tmp_path / "resumed"
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "PYTHONPATH": str(REPO)}
-    cfg_sets = ["--set", f"cases.limit={N_CASES}"]
-    cfg = _cfg(time_scale=0.02)
-    toml = tmp_path / "run.toml"
-    toml.write_text(_to_toml(cfg))
-    proc = subprocess.Popen([sys.executable, "-m", "medaction", "run", str(toml), "--out", str(out), "--no-progress",
-                             *cfg_sets], env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
+    cfg = _cfg(time_scale=0.5)
+    sets = [x for kv in _sets(time_scale=0.5) for x in ("--set", kv)]
+    proc = subprocess.Popen([sys.executable, "-m", "medaction", "run", "--out", str(out), "--no-progress", *sets], env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
     deadline = time.time() + 60
     try:
         while time.time() < deadline:
@@ -150,33 +150,3 @@ def test_refuses_to_overwrite_and_checks_config_hash(reference, ray_session) -> 
         run(_cfg(), out_dir=out, progress=False)
     with pytest.raises(ValueError, match="config hash"):
         run(_cfg(**{"tree.k": 2}), out_dir=out, resume=True, progress=False)
-
-
-def _to_toml(cfg: RunConfig) -> str:
-    """Tiny TOML writer for our config tree (tomllib reads only)."""
-    data = msgspec.to_builtins(cfg)
-    lines: list[str] = []
-
-    def val(v: object) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, str):
-            return msgspec.json.encode(v).decode()
-        if isinstance(v, list):
-            return "[" + ", ".join(val(x) for x in v) + "]"
-        return repr(v)
-
-    def table(prefix: str, d: dict) -> None:
-        lines.extend(f"{k} = {val(v)}" for k, v in d.items() if not isinstance(v, (dict, list)) or
-                     (isinstance(v, list) and not (v and isinstance(v[0], dict))))
-        for k, v in d.items():
-            if isinstance(v, dict):
-                lines.append(f"[{prefix}{k}]")
-                table(f"{prefix}{k}.", v)
-            elif isinstance(v, list) and v and isinstance(v[0], dict):
-                for item in v:
-                    lines.append(f"[[{prefix}{k}]]")
-                    table(f"{prefix}{k}.", item)
-
-    table("", data)
-    return "\n".join(lines) + "\n"

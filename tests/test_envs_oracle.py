@@ -6,6 +6,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from medaction.envs.load import default_cases_path, iter_environments
 from medaction.envs.oracle import Oracle, TestMatcher
@@ -15,9 +16,10 @@ from medaction.envs.types import UNAVAILABLE, Environment, TestItem
 LABELS = Path(__file__).parent / "data" / "oracle_labels.jsonl"
 
 
-def test_labelled_set_precision_recall(medrbench_path):
-    q = evaluate(LABELS, {"agentclinic": default_cases_path(), "medrbench": medrbench_path})
-    assert q.pairs >= 150 and q.decoys >= 30
+@pytest.mark.parametrize("labels,min_pairs", [(LABELS, 150), (LABELS.with_name("oracle_labels_heldout.jsonl"), 100)])
+def test_labelled_set_precision_recall(medrbench_path, labels, min_pairs):
+    q = evaluate(labels, {"agentclinic": default_cases_path(), "medrbench": medrbench_path})
+    assert q.pairs >= min_pairs and q.decoys >= 30
     assert q.precision >= 0.9, q.errors
     assert q.recall >= 0.9, q.errors
 
@@ -65,3 +67,11 @@ def test_encoder_hook_only_when_lexical_fails():
     enc = TestMatcher(tests, encoder=HashingEncoder(), encoder_threshold=0.6)
     assert enc.match("sweet electrolite quantificashun") == (0,)
     assert enc.match("full blood count") == (1,)  # lexical still first
+
+
+def test_untrusted_requests():
+    o = Oracle(_env())
+    weird = ["CBC" + " x" * 50_000, "\x00\ud800?", "ＣＢＣ", "cbc" * 1000, "<script>CBC</script>"]
+    replies = o.answer(weird)
+    assert [r.available for r in replies] == [True, False, True, False, True]
+    assert replies[2].matched == ("Blood work > Complete blood count",)  # full-width letters normalised

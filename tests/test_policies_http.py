@@ -131,12 +131,12 @@ def serve_apps(ray_session) -> Iterator[dict[str, str]]:
     port = _free_port()
     sim = {"time_scale": 0.0}
     apps = {
-        "clean": ServeConfig(backend="sim", policy_config=sim, port=port, app_name="t-clean",
+        "clean": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-clean",
                              route_prefix="/clean", model_name="sim-clean"),
-        "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, app_name="t-faulty",
+        "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-faulty",
                               route_prefix="/faulty",
                               faults=FaultSpec(share_429=0.2, share_500=0.15, share_stall=0.1, stall_s=1.5, seed=3)),
-        "down": ServeConfig(backend="sim", policy_config=sim, port=port, app_name="t-down", route_prefix="/down",
+        "down": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-down", route_prefix="/down",
                             faults=FaultSpec(share_500=1.0)),
     }
     urls = {k: start(cfg) for k, cfg in apps.items()}

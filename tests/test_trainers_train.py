@@ -50,7 +50,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, ray_session) -> tuple[Path, 
 
 def _cfg(setup: tuple[Path, Path], out: Path, *extra: str) -> TrainConfig:
     shards, tiny = setup
-    return load_config(None, [f"data.shards=['{shards}']", f"model.path='{tiny}'", "model.max_length=1024",
+    return load_config(None, [f"data.shards=['{shards}']", f"model.path='{tiny}'", "model.max_length=160",
                               "optim.global_batch=8", "optim.micro_batch=4", "optim.lr=3e-3",
                               "lora.dropout=0.0", f"output.dir='{out}'", *extra])
 
@@ -118,7 +118,7 @@ def test_cli_plan_and_examples_out(setup, tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "ex.parquet"
     assert main(["train", str(cfg), "--examples-out", str(out), "--set", "data.format=chat"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["selection"]["selected"] == report["examples"] == 17  # 16 structured + 1 of 4 free (cap 10%)
+    assert report["selection"]["selected"] == report["examples"] == 18  # every trajectory: chat format, no free-form in the run
     assert out.is_file()
     assert main(["train", str(cfg), "--set", "optim.global_batch=7"]) == 2
     assert "global_batch 7 is not a multiple of micro_batch 4" in capsys.readouterr().err

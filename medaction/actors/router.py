@@ -6,10 +6,30 @@ Pure bookkeeping (no Ray): the driver owns one Router per teacher and tells it a
 from __future__ import annotations
 
 from collections import Counter
+from typing import Protocol
 
 
 class NoLiveReplica(RuntimeError):
     pass
+
+
+class Routing(Protocol):
+    """How a teacher's nodes reach its replicas. A lane is a queue key: the driver fills replica r from
+    `replica_lane(r)`; `assign(session)` gives the lane of a new tree of that session."""
+
+    n: int
+    live: set[int]
+    moves: int
+
+    def assign(self, session: str) -> int: ...
+
+    def replica_lane(self, replica: int) -> int: ...
+
+    def release(self, session: str) -> None: ...
+
+    def mark_dead(self, replica: int) -> list[int]: ...
+
+    def revive(self, replica: int) -> None: ...
 
 
 class Router:
@@ -39,6 +59,9 @@ class Router:
         self.assignments[r] += 1
         return r
 
+    def replica_lane(self, replica: int) -> int:
+        return replica  # one queue per replica: a case's nodes only ever wait for its own replica
+
     def home(self, session: str) -> int | None:
         return self._home.get(session)
 
@@ -47,10 +70,10 @@ class Router:
         if r is not None:
             self._sessions[r] -= 1
 
-    def mark_dead(self, replica: int) -> list[str]:
-        """Take `replica` out; returns its sessions, which move on their next `assign`."""
+    def mark_dead(self, replica: int) -> list[int]:
+        """Take `replica` out; returns the lanes whose queued nodes must move (its sessions move on `assign`)."""
         self.live.discard(replica)
-        return [s for s, r in self._home.items() if r == replica]
+        return [replica]
 
     def revive(self, replica: int) -> None:
         """A restarted replica takes new sessions again (existing ones stay where they are)."""
@@ -58,3 +81,43 @@ class Router:
 
     def load(self) -> dict[int, int]:
         return {i: self._sessions[i] for i in range(self.n)}
+
+
+class SharedQueue:
+    """The non-sticky baseline: one queue per teacher, each node goes to whichever live replica has a free slot
+    (rotating the start), like round-robin load balancing. Branches and later turns rarely find their prefix."""
+
+    def __init__(self, n_replicas: int) -> None:
+        if n_replicas < 1:
+            raise ValueError("router needs at least one replica")
+        self.n = n_replicas
+        self.live = set(range(n_replicas))
+        self.moves = 0
+
+    def assign(self, session: str) -> int:
+        if not self.live:
+            raise NoLiveReplica("every replica of this teacher is dead")
+        return 0
+
+    def replica_lane(self, replica: int) -> int:
+        return 0
+
+    def release(self, session: str) -> None:
+        pass
+
+    def mark_dead(self, replica: int) -> list[int]:
+        self.live.discard(replica)
+        if not self.live:
+            raise NoLiveReplica("every replica of this teacher is dead")
+        return []  # the shared queue stays; live replicas drain it
+
+    def revive(self, replica: int) -> None:
+        self.live.add(replica)
+
+
+def build_router(kind: str, n_replicas: int) -> Routing:
+    if kind == "sticky":
+        return Router(n_replicas)
+    if kind == "shared":
+        return SharedQueue(n_replicas)
+    raise ValueError(f"unknown routing {kind!r}; known: sticky, shared")

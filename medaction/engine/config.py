@@ -40,6 +40,7 @@ class TeacherConfig(_Cfg):
     share: float = 1.0  # fraction of cases this teacher builds trees for (deterministic per case)
     replicas: int = 1
     max_concurrency: int = 8  # in-flight requests per replica (the driver never exceeds it)
+    routing: str = "sticky"  # sticky (case -> one replica, prefix caching) | shared (no affinity; baseline)
     num_cpus: float = 0.0
     num_gpus: float = 0.0
     params: dict[str, Any] = {}  # SamplingParams fields

@@ -74,6 +74,8 @@ class Driver:
         envs = iter_environments(cfg.cases.source, path, strict=cfg.cases.strict)
         self.envs = itertools.islice(envs, cfg.cases.limit) if cfg.cases.limit else envs
         self.exhausted = False
+        self._turn = 0
+        self.startup_s = 0.0
         self.cases: dict[str, _Case] = {}
         self.tree_rows: dict[str, list[Any]] = defaultdict(list)
         self.ready_at: dict[str, float] = {}
@@ -115,10 +117,14 @@ class Driver:
 
     # ---- dispatch: fill every live replica up to its cap, deepest nodes first --------------------------------
     def _dispatch(self) -> None:
+        self._turn += 1
         for p in self.pools:
-            for r in sorted(p.router.live):
+            live = sorted(p.router.live)
+            for i in range(len(live)):
+                r = live[(i + self._turn) % len(live)]  # rotate who drains a shared queue first
+                lane = (p.id, p.router.replica_lane(r))
                 while p.in_flight[r] < p.cap:
-                    item = self.sched.pop((p.id, r))
+                    item = self.sched.pop(lane)
                     if item is None:
                         break
                     p.in_flight[r] += 1
@@ -198,12 +204,12 @@ class Driver:
     def _replica_lost(self, pool: TeacherPool, replica: int) -> None:
         if replica not in pool.router.live:
             return  # another node on it already reported the death
-        pool.router.mark_dead(replica)
         pool.deaths += 1
         self.metrics.failure("replica_death")
         log.warning("teacher %s replica %d died; moving its cases to live replicas", pool.id, replica)
         try:
-            self.sched.relane((pool.id, replica), pool.lane)
+            for lane in pool.router.mark_dead(replica):
+                self.sched.relane((pool.id, lane), pool.lane)
         except NoLiveReplica as exc:
             self.fatal = RuntimeError(f"teacher {pool.id}: every replica is dead; rerun with --resume")
             raise self.fatal from exc
@@ -222,7 +228,16 @@ class Driver:
                     log.warning("teacher %s replica %d is back", p.id, r)
 
     # ---- main loop --------------------------------------------------------------------------------------------
+    def ready(self) -> float:
+        """Wait until every actor is up; returns the seconds it took (startup is not scheduling overhead)."""
+        t0 = time.perf_counter()
+        for p in self.pools:
+            p.ready()
+        self.oracles.ready()
+        return time.perf_counter() - t0
+
     async def run(self) -> RunSummary:
+        self.startup_s = self.ready()
         t0 = time.perf_counter()
         last_log = last_flush = t0
         health = asyncio.get_running_loop().create_task(self._health())
@@ -265,7 +280,7 @@ class Driver:
 
     def _summary(self, wall: float, info: dict[str, Any]) -> RunSummary:
         m, s = self.metrics, self.s
-        s.wall_s = wall
+        s.wall_s, s.startup_s = wall, self.startup_s
         s.trees_done = m.totals["trees"]
         s.trajectories = m.totals["trajectories"]
         s.nodes = m.totals["nodes"]

@@ -17,7 +17,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 
 from medaction.actors.oracle import OracleActor, UnknownCase
 from medaction.actors.policy import start_policy_actors
-from medaction.actors.router import Router
+from medaction.actors.router import build_router
 from medaction.engine.config import TeacherConfig
 from medaction.envs.types import OracleReply
 from medaction.policies.types import Completion, Message, SamplingParams
@@ -42,7 +42,7 @@ class TeacherPool:
             max_concurrency=tc.max_concurrency, num_cpus=tc.num_cpus, num_gpus=tc.num_gpus,
             max_restarts=max_restarts,
         )
-        self.router = Router(tc.replicas)
+        self.router = build_router(tc.routing, tc.replicas)
         self.in_flight = [0] * tc.replicas
         self.nodes = [0] * tc.replicas
         self.deaths = 0
@@ -52,6 +52,9 @@ class TeacherPool:
 
     def free(self, replica: int) -> int:
         return self.cap - self.in_flight[replica] if replica in self.router.live else 0
+
+    def ready(self) -> None:
+        ray.get([a.ping.remote() for a in self.actors])
 
 
 class RemotePolicy:
@@ -91,6 +94,9 @@ class OraclePool:
         self.actors = [OracleActor.options(max_restarts=max_restarts).remote() for _ in range(max(1, n))]  # type: ignore[attr-defined]
         self.timeout_s = timeout_s
         self.retries = retries
+
+    def ready(self) -> None:
+        ray.get([a.size.remote() for a in self.actors])
 
     def actor_for(self, case_id: str) -> Any:
         return self.actors[stable_index(case_id, len(self.actors))]

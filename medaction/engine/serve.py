@@ -47,6 +47,8 @@ class ServeConfig(msgspec.Struct, frozen=True, kw_only=True):
     route_prefix: str = "/"
     num_replicas: int = 1
     max_ongoing_requests: int = 128
+    num_cpus: float = 1.0  # per replica; a GPU backend sets num_gpus
+    num_gpus: float = 0.0
     faults: FaultSpec = FaultSpec()
 
 
@@ -146,7 +148,11 @@ class PolicyServer:
 
 
 def build_app(cfg: ServeConfig) -> serve.Application:
-    dep = PolicyServer.options(num_replicas=cfg.num_replicas, max_ongoing_requests=cfg.max_ongoing_requests)
+    dep = PolicyServer.options(
+        num_replicas=cfg.num_replicas,
+        max_ongoing_requests=cfg.max_ongoing_requests,
+        ray_actor_options={"num_cpus": cfg.num_cpus, "num_gpus": cfg.num_gpus},
+    )
     return dep.bind(msgspec.json.encode(cfg))
 
 

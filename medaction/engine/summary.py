@@ -9,7 +9,8 @@ class RunSummary(msgspec.Struct, kw_only=True):
     out_dir: str
     config_hash: str
     scorer: str
-    wall_s: float
+    wall_s: float  # from the first dispatch to the last shard write (actor startup excluded)
+    startup_s: float = 0.0
     cases_seen: int = 0
     trees_done: int = 0
     trees_skipped: int = 0  # already done (resume)
@@ -41,7 +42,7 @@ def table(s: RunSummary) -> str:
         ("config hash", s.config_hash),
         ("scorer", s.scorer),
         ("complete", str(s.complete)),
-        ("wall", f"{s.wall_s:.1f} s"),
+        ("wall (+ actor startup)", f"{s.wall_s:.1f} s (+ {s.startup_s:.1f} s)"),
         ("cases seen", str(s.cases_seen)),
         ("trees done / skipped", f"{s.trees_done} / {s.trees_skipped}"),
         ("trajectories", str(s.trajectories)),

@@ -21,6 +21,8 @@ _SECTION_RE = re.compile(r"^\s*(?:[-*+•]\s+|\d{1,2}[.)]\s+)?\**\s*[A-Za-z][\w 
 _RULE_RE = re.compile(r"^\s*(?:#{1,6}\s|-{3,}\s*$|\*{3,}\s*$|_{3,}\s*$)")
 _NAMED_RE = re.compile(r"^\s*\**\s*([^:*]{1,90}?)\s*\**\s*:\s*\**\s*(.*)$", re.DOTALL)
 _LAB_FINDING_RE = re.compile(r"\b\w+(?:emia|aemia|cytosis|penia|philia|uria|globulinemia)\b", re.IGNORECASE)
+_FUNCTION_WORDS = frozenset("on in at of for by via from with and or after before during upon to as".split())
+_LEAD_RE = re.compile(r"^(?:on|in|at|after|from|by|via|during|upon)\s+", re.IGNORECASE)
 _SPLIT_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"“])|;\s+")
 
 
@@ -94,11 +96,15 @@ def _tree(block: list[str]) -> list[_Node]:
 
 def _name_of(segment: str) -> str:
     """A test name for an unnamed finding: the subject of 'X revealed ...', else the first test cue."""
+    segment = (_segments(segment) or [segment])[0]  # the name is in the first sentence
     verb = VERB_RE.search(segment)
     if verb is not None:
-        subject = strip_status(segment[: verb.start()].strip(" ,.:"))
+        subject = strip_status(_LEAD_RE.sub("", segment[: verb.start()].strip(" ,.:")))
+        head, _, tail = subject.rpartition(", ")
+        if head and find_cue(head) is None and find_cue(tail) is not None:
+            subject = strip_status(tail)  # "After treatment, a follow-up MRI" -> "follow-up MRI"
         words = len(subject.split())
-        if subject and (words <= 6 or (words <= 10 and find_cue(subject) is not None)):
+        if subject and ":" not in subject and (words <= 6 or (words <= 10 and find_cue(subject) is not None)):
             return _cap(subject)
     cue = find_cue(segment)
     if cue is None:
@@ -107,7 +113,8 @@ def _name_of(segment: str) -> str:
     before = segment[: cue.start()].split()
     prev = before[-1] if before else ""
     phrase = cue.group(0)
-    if prev and re.fullmatch(r"[A-Za-z][\w-]*", prev) and strip_status(prev + " x") != "x":
+    if prev and re.fullmatch(r"[A-Za-z][\w-]*", prev) and strip_status(prev + " x") != "x" \
+            and prev.lower() not in _FUNCTION_WORDS:
         phrase = f"{prev} {phrase}"
     return _cap(strip_status(phrase) or phrase)
 

@@ -22,6 +22,10 @@ from medaction.envs.types import UNAVAILABLE, Environment, OracleReply, TestItem
 from medaction.envs.vocab import Tagged, Vocabulary, default_vocabulary
 
 
+EXACT, RELATED, WEAK = 3, 2, 1
+MAX_REQUEST_CHARS = 300
+
+
 class TextEncoder(Protocol):
     """Any sentence encoder: one row per text (rows need not be normalised)."""
 
@@ -85,23 +89,21 @@ class TestMatcher:
     def _conflict(self, r: Tagged, f: Tagged) -> bool:
         return bool(
             (r.specimens and f.specimens and not r.specimens & f.specimens)
-            or (r.anatomy and f.anatomy and not r.anatomy & f.anatomy)
+            or (r.anatomy and f.anatomy and not self.vocab.near(r.anatomy) & f.anatomy)
         )
 
-    def _concepts(self, r: Tagged, f: Tagged, *, reverse: bool) -> bool | None:
-        """True/False when concepts decide; None when one side names no test concept."""
+    def _concepts(self, r: Tagged, f: Tagged, *, reverse: bool) -> int | None:
+        """EXACT/RELATED/0 when concepts decide; None when one side names no test concept."""
         if not r.concepts or not f.concepts:
             return None
-        if r.concepts & f.expanded or f.concepts & r.expanded:
-            return True  # same test, or one is the broader form of the other ("abdominal x-ray" ~ "X-ray")
-        if any(self.vocab.members(c) & f.expanded for c in r.concepts):
-            return True  # panel requested, analyte on the menu
-        if reverse and any(self.vocab.members(c) & r.expanded for c in f.concepts):
-            return True  # analyte requested, panel on the menu
-        return False
+        if r.concepts & f.expanded or any(self.vocab.members(c) & f.expanded for c in r.concepts):
+            return EXACT  # the test asked for (or a narrower form), or an analyte of the panel asked for
+        if reverse and (f.concepts & r.expanded or any(self.vocab.members(c) & r.concepts for c in f.concepts)):
+            return RELATED  # the menu holds a broader test ("X-ray" for "abdominal x-ray") or the whole panel
+        return 0
 
     def _score(self, r: Tagged, e: _Entry) -> int:
-        """2 strong, 1 weak, 0 none."""
+        """EXACT, RELATED, WEAK (word overlap only) or 0."""
         best = 0
         refused = False  # the item's own name names a different test: its category cannot pull it in
         for f in e.names:
@@ -109,32 +111,41 @@ class TestMatcher:
                 continue
             decided = self._concepts(r, f, reverse=True)
             if decided:
-                return 2
+                best = max(best, decided)
+                continue
             # Only a rival of the same kind refuses ("CT angiography" is not the "ultrasound" of its category,
             # but "WBC" filed under "Urinalysis" is part of a urinalysis).
             refused |= decided is False and bool(self.vocab.kind_of(r) & self.vocab.kind_of(f))
             if decided is None and _word_match(r.words, f.words):
-                best = 1
+                best = max(best, WEAK)
+        if best == EXACT:
+            return best
         for c in ([] if refused else e.categories):  # "CBC" selects every analyte filed under Complete blood count
             if not self._conflict(r, c) and (self._concepts(r, c, reverse=False) or (
                 not c.concepts and not c.groups and not r.concepts and _word_match(r.words, c.words)
             )):
-                return 2
+                return EXACT
         if r.groups and not r.concepts and r.groups & e.kinds:
             if not any(self._conflict(r, f) for f in e.names):
-                return 2
+                return EXACT
         return best
 
     # --- public ------------------------------------------------------------------------------------------
     def match(self, request: str) -> tuple[int, ...]:
-        r = self.vocab.tag(request)
+        # Model output is untrusted: a "request" longer than any test name is cut, not scanned in full.
+        r = self.vocab.tag(request[:MAX_REQUEST_CHARS])
         if not (r.concepts or r.groups or r.words):
             return ()
         scores = [self._score(r, e) for e in self._entries]
         top = max(scores, default=0)
-        if top > 0:
-            return tuple(i for i, s in enumerate(scores) if s == top)
-        return self._encoder_match(request)
+        if top == 0:
+            return self._encoder_match(request)
+        hits = [i for i, s in enumerate(scores) if s == top]
+        # Among equals, the request's other words decide: "lymph node biopsy" prefers "Lymph node biopsies"
+        # to another biopsy; ties (a whole panel, a category) all stay.
+        overlap = {i: max((len(r.words & f.words) for f in self._entries[i].names), default=0) for i in hits}
+        most = max(overlap.values())
+        return tuple(i for i in hits if overlap[i] == most)
 
     def _encoder_match(self, request: str) -> tuple[int, ...]:
         if self.encoder is None or not self.tests:

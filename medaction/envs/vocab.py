@@ -79,10 +79,22 @@ class Vocabulary:
             self.concepts[c.id] = c
             for name in c.names:
                 self._phrases.setdefault(tuple(normalise(name).split()), ("concept", c.id))
+        self._near: dict[str, set[str]] = {}  # anatomy region -> regions it does not conflict with
+        for group in data.get("anatomy_overlaps", ()):  # type: ignore[union-attr]
+            for region in group:
+                self._near.setdefault(region, set()).update(group)
+        self._spec_words = [tuple(_stem(w) for w in normalise(n).split()) for ns in data["specimens"].values()  # type: ignore[union-attr]
+                            for n in ns]
         for cls in ("specimens", "anatomy"):
             for value, names in data[cls].items():  # type: ignore[union-attr]
                 for name in names:
                     self._qual.setdefault(tuple(normalise(name).split()), (cls, value))
+
+    def near(self, regions: frozenset[str]) -> set[str]:
+        out = set(regions)
+        for r in regions:
+            out |= self._near.get(r, set())
+        return out
 
     def ancestors(self, cid: str) -> set[str]:
         out, todo = set(), [cid]
@@ -115,7 +127,9 @@ class Vocabulary:
                 else:
                     i += 1
         concepts, specimens, anatomy = found["concept"], found["specimens"], found["anatomy"]
-        words = {w for w in map(_stem, toks) if w not in GENERIC and not w.isdigit()}
+        # Specimen words ("blood", "urine") are qualifiers: they decide conflicts, never a match on their own.
+        spec_words = {w for names in self._spec_words for w in names}
+        words = {w for w in map(_stem, toks) if w not in GENERIC and w not in spec_words and not w.isdigit()}
         groups = {self.concepts[c].group for c in concepts if self.concepts[c].kind == "group"}
         tests = {c for c in concepts if self.concepts[c].kind != "group"}
         for c in tests:

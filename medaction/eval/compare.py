@@ -22,7 +22,10 @@ def compare(dirs: Sequence[Path], out: Path) -> str:
         "",
         table2(results),
         "",
-        "Sources: " + ", ".join(str(d) for d in dirs),
+        "Judges and graphs (in full):",
+        "",
+        *[f"- {r.summary.label} ({d}): judge = {r.summary.judge}; graph = {r.summary.graph}; scorer = {r.scorer}"
+          for d, r in zip(dirs, results, strict=True)],
         "",
         *[f"![{p.stem}]({p.name})" for p in plots],
     ]) + "\n"

@@ -59,14 +59,18 @@ def _brace_spans(s: str) -> tuple[list[tuple[int, int]], list[int]]:
 
 
 def _candidates(s: str) -> list[tuple[int, int, bool]]:
-    """Candidate (start, end, truncated) regions, latest first; outer spans before the spans nested in them."""
+    """Candidate (start, end, truncated) regions in the order tried.
+
+    First a few braces left open (a truncated answer runs to the end of the text): the two outermost and the two
+    innermost, so that a run of stray braces cannot starve the rest; then the balanced spans, latest end first and
+    outer before nested.
+    """
     spans, open_starts = _brace_spans(s)
-    cands: list[tuple[int, int, bool]] = [(a, b, False) for a, b in spans]
-    # A brace left open is a truncated object running to the end of the text (outermost first).
-    cands.extend((a, len(s), True) for a in open_starts)
-    # Latest region first: by end (desc), then outer (smaller start) first.
-    cands.sort(key=lambda c: (-c[1], c[0]))
-    return cands[:MAX_CANDIDATES] if len(cands) > MAX_CANDIDATES else cands
+    picked = sorted(set(open_starts[:2] + open_starts[-2:]))
+    cands: list[tuple[int, int, bool]] = [(a, len(s), True) for a in picked]
+    spans.sort(key=lambda c: (-c[1], c[0]))
+    cands.extend((a, b, False) for a, b in spans[:MAX_CANDIDATES])
+    return cands[:MAX_CANDIDATES]
 
 
 def _find_json(s: str) -> tuple[int, dict, bool] | None:

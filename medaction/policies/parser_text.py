@@ -24,6 +24,9 @@ _FINAL_LINE = re.compile(
     r"^\W*(?:final\s+diagnosis|final\s+dx|most\s+likely\s+diagnosis|diagnosis)\s*(?:is)?\s*\**\s*[:\-–—]\s*\**\s*(\S.*)$",
     re.I,
 )
+# "... so the final diagnosis is X." anywhere in a line (the phrase is specific enough); the sentence ends the value
+_FINAL_ANY = re.compile(r"\bfinal\s+(?:diagnosis|dx)\s*(?:is\b\s*[:\-–—]?|[:\-–—])\s*\**\s*([^\n]+)", re.I)
+_SENTENCE_END = re.compile(r"\.(?:\s|$)")
 _TESTS_LINE = re.compile(
     r"^\W*(?:tests?(?:\s+to\s+order)?|orders?|ordered\s+tests|investigations?|next\s+tests?|recommended\s+tests?"
     r"|additional\s+information\s+required)\s*\**\s*[:\-–—]\s*\**\s*(.*)$",
@@ -112,10 +115,16 @@ def parse_lines(text: str) -> tuple[FieldResult, str] | None:
     final = None
     tests: list[str] = []
     first_used = len(lines)
+    lead = ""  # text before an in-line "final diagnosis is" on the first used line
     for idx, line in enumerate(lines):
         fm = _FINAL_LINE.match(line)
-        if fm:
-            final = final_from_value(fm.group(1)) or final
+        value = fm.group(1) if fm else None
+        if value is None and (fa := _FINAL_ANY.search(line)):
+            value = _SENTENCE_END.split(fa.group(1), maxsplit=1)[0]
+            if idx < first_used:
+                lead = line[: fa.start()].strip()
+        if value is not None:
+            final = final_from_value(value) or final
             first_used = min(first_used, idx)
             continue
         tm = _TESTS_LINE.match(line)
@@ -146,7 +155,7 @@ def parse_lines(text: str) -> tuple[FieldResult, str] | None:
     fr = FieldResult(
         differential=normalise_differential(hyps), tests=normalise_tests(tests), final_diagnosis=final, coerced=True
     )
-    return fr, "\n".join(lines[:first_used]).strip()
+    return fr, "\n".join([*lines[:first_used], lead]).strip()
 
 
 def _last_list(lines: list[str]) -> tuple[int, list[str]]:

@@ -34,7 +34,7 @@ def _instruction(messages: Sequence[Message]) -> str:
 def is_final_turn(messages: Sequence[Message]) -> bool:
     tail = _instruction(messages)
     marker = _prompt_marker()
-    if marker and marker in tail:
+    if marker and marker.lower() in tail.lower():
         return True
     if _FINAL_RE.search(tail):
         return True

@@ -34,6 +34,10 @@ class GraphError(ValueError):
     """A graph file is missing, malformed or inconsistent (the message names the file and the field)."""
 
 
+class GraphNotFound(GraphError, FileNotFoundError):
+    """No built store at the path (FileNotFoundError so callers with a fallback scorer can catch it)."""
+
+
 class GraphStore:
     """CSR adjacency (symmetric, no self loops, no duplicate edges) + node table. Node index = CSR row."""
 
@@ -50,8 +54,8 @@ class GraphStore:
             raise GraphError(f"graph {name!r}: indptr[-1]={int(self.indptr[-1])} != len(indices)={self.indices.size}")
         self.nodes = nodes.cast(NODE_SCHEMA) if nodes.schema != NODE_SCHEMA else nodes
         self.meta = dict(meta or {})
-        types = self.nodes.column("type").to_numpy(zero_copy_only=False)
-        self.types: tuple[str, ...] = tuple(sorted(set(types.tolist())))
+        types = self.nodes.column("type").to_pylist()  # to_numpy() on strings would import pandas
+        self.types: tuple[str, ...] = tuple(sorted(set(types)))
         if len(self.types) > 127:
             raise GraphError(f"graph {name!r}: {len(self.types)} node types; at most 127 supported")
         lut = {t: i for i, t in enumerate(self.types)}
@@ -151,7 +155,7 @@ class GraphStore:
         d = Path(directory)
         for f in ("graph.npz", "nodes.parquet", "meta.json"):
             if not (d / f).is_file():
-                raise GraphError(f"{d / f}: missing (build the store with `medaction kg build`)")
+                raise GraphNotFound(f"{d / f}: missing (build the store with `medaction kg build`)")
         try:
             meta = json.loads((d / "meta.json").read_text())
         except json.JSONDecodeError as exc:
@@ -164,7 +168,7 @@ class GraphStore:
                 if key not in z.files:
                     raise GraphError(f"{d / 'graph.npz'}: array {key!r} missing")
             indptr, indices = z["indptr"], z["indices"]
-        nodes = pq.read_table(d / "nodes.parquet")
+        nodes = pq.ParquetFile(d / "nodes.parquet").read()  # read_table would import pandas (~1.5 s)
         missing = [f.name for f in NODE_SCHEMA if f.name not in nodes.column_names]
         if missing:
             raise GraphError(f"{d / 'nodes.parquet'}: columns {missing} missing")

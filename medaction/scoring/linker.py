@@ -25,9 +25,14 @@ from medaction.scoring.graph import GraphStore
 GENERIC = frozenset(
     "of the a an and or in on with to for by from due secondary acute chronic disease disorder syndrome type "
     "left right bilateral primary infection deficiency abnormality abnormal focal benign malignant severe mild "
-    "carcinoma cancer tumor tumour neoplasm lesion failure pain".split()
+    "carcinoma cancer tumor tumour neoplasm lesion failure pain fulminant stage grade i ii iii iv typical atypical "
+    "low high isolated unilateral complete incomplete infected traumatic recurrent persistent adult variant "
+    "associated induced related".split()
 )
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+# The head clause names the primary diagnosis: "Myocarditis associated with rhinovirus" -> "Myocarditis".
+_CLAUSE = re.compile(r"\s(?:associated with|secondary to|due to|caused by|causing|complicated by|with|from|and|"
+                     r"in the|of the (?:left|right))\s|[,;:.]\s|\s\(", re.IGNORECASE)
 
 
 class Link(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,11 +103,20 @@ class EntityLinker:
         return Link(text=text, node=int(node), node_id=row["id"], name=row["name"], score=float(score), method=method)
 
     def _variants(self, text: str) -> list[str]:
-        keys = [normalise(text), normalise(_PAREN.sub(" ", text))]
+        """The text, without parentheticals, and its head clause (most specific first)."""
+        bare = _PAREN.sub(" ", text)
+        keys = [normalise(text), normalise(bare), normalise(_CLAUSE.split(f"{bare.strip()} ", 1)[0])]
         return [k for i, k in enumerate(keys) if k and k not in keys[:i]]
+
+    def _query_text(self, text: str) -> str:
+        """Encoder query: the head clause with abbreviations expanded ("BPPV" -> the full name)."""
+        head = self._variants(text)[-1] if normalise(text) else text
+        return " ".join(self.abbrev.get(w, w) for w in head.split()) or text
 
     def _exact_stage(self, text: str) -> Link | None:
         for key in self._variants(text):
+            if all(w in GENERIC for w in key.split()):
+                continue  # a head clause like "Acute" alone is never a diagnosis
             if key in self._exact:
                 return self._make(text, self._exact[key], 1.0, "exact")
             expanded = " ".join(self.abbrev.get(w, w) for w in key.split())
@@ -136,7 +150,7 @@ class EntityLinker:
             return [(None, 0.0)] * len(texts)
         if self._index is None:
             self._index = self.encoder.encode(self._entry_text)
-        q = self.encoder.encode([_PAREN.sub(" ", t) for t in texts])
+        q = self.encoder.encode([self._query_text(t) for t in texts])
         sims = q @ self._index.T
         sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
         best = sims.argmax(axis=1)

