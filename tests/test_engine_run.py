@@ -142,6 +142,19 @@ def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path
     assert _content(rows) == _content(reference[2])
 
 
+def test_timeouts_are_written_with_their_stop_reason(ray_session, tmp_path) -> None:
+    from medaction.engine.driver import run
+
+    cfg = load_config(None, [
+        "cases.limit=2", "tree.k=2", "tree.b=0", "policies.0.id=sim", "policies.0.backend=sim",
+        "policies.0.config.time_scale=10.0",  # >= 1 token x 0.02 s x 10 = 0.2 s > timeout
+        "engine.call_timeout_s=0.1", "engine.call_retries=1"])
+    s = run(cfg, out_dir=tmp_path / "t", progress=False)
+    rows = _rows(tmp_path / "t")
+    assert s.trees_done == 2 and len(rows) == 4 and s.failures.get("timeout") == 4
+    assert all(r["stop"] == "timeout" and "timed out 2x" in r["error"] and r["n_turns"] == 0 for r in rows)
+
+
 def test_refuses_to_overwrite_and_checks_config_hash(reference, ray_session) -> None:
     from medaction.engine.driver import run
 

@@ -85,3 +85,22 @@ def test_compare_and_scaling(tmp_path: Path) -> None:
         parse_point("nosize")
     with pytest.raises(FileNotFoundError, match="no eval result"):
         compare([tmp_path / "missing"], tmp_path / "x")
+
+
+def test_cli_compare_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="medaction")
+    add_parser(parser.add_subparsers(dest="command"), "eval", "eval")  # only this layer's CLI: fast import
+
+    def main(argv: list[str]) -> int:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+
+    d1 = _write(tmp_path, "base")
+    assert main(["eval", "compare", str(d1), "--out", str(tmp_path / "c")]) == 0
+    assert "| base |" in capsys.readouterr().out
+    assert main(["eval"]) == 2  # no --policy/--cases and no subcommand
+    assert main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")]) == 2
+    with pytest.raises(SystemExit, match="not a file and not inline JSON"):
+        main(["eval", "--policy", "heuristic", "--cases", "x", "--policy-config", "{oops"])

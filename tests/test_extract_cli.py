@@ -43,21 +43,24 @@ def test_agreement_command(tmp_path: Path, medrbench_path: Path, capsys: pytest.
     assert rep["n_both"] == 4 and rep["n_reference"] == 100 and rep["menu_f1"] == 1.0 and rep["o1_f1"] == 1.0
 
 
-def test_extract_command_text_reports_with_scripted_backend(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    pytest.importorskip("medaction.envs.report_input", reason="report input parsing (issue 9 item 1) not built")
+def test_extract_command_local_then_ray_resume(ray_session, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     reports = tmp_path / "reports"
     reports.mkdir()
-    (reports / "case-a.txt").write_text((DATA / "extract_report.txt").read_text())
-    (reports / "case-b.txt").write_text("A 50-year-old man with chest pain. ECG showed ST elevation.")
+    for name in ("case-a", "case-b", "case-c"):
+        (reports / f"{name}.txt").write_text((DATA / "extract_report.txt").read_text())
+    (reports / "notes.pdf").write_bytes(b"%PDF-1.4")  # not a report format: rejected, the others go through
     out, fails = tmp_path / "envs.jsonl", tmp_path / "fails.jsonl"
-    cfg = json.dumps({"turns": [ANSWER]})
-    argv = ["envs", "extract", "--input", str(reports / "case-a.txt"), str(reports / "case-b.txt"),
-            "--format", "text", "--policy", "scripted", "--policy-config", cfg, "-o", str(out),
-            "--failures", str(fails)]
-    assert main(argv) == 0
+    base = ["envs", "extract", "--policy", "scripted", "--policy-config", json.dumps({"turns": [ANSWER]}),
+            "-o", str(out), "--failures", str(fails)]
+    assert main([*base, "--input", str(reports / "case-a.txt"), str(reports / "case-b.txt")]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["ok"] + summary["failed"] == 2
+    assert (summary["ok"], summary["failed"]) == (2, 0)
+    # resume over the whole folder as a Ray job: only case-c is new
+    assert main([*base, "--input", str(reports), "--resume", "--ray", "--replicas", "1"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["ok"], summary["failed"], summary["replicas"]) == (1, 0, 1)
     envs = read_envs(out)
-    assert all(e.source == "extracted" and e.tests for e in envs)
-    assert main([*argv, "--resume"]) == 0
-    assert json.loads(capsys.readouterr().out)["ok"] == 0  # everything was done already
+    assert [e.case_id for e in envs] == ["case-a", "case-b", "case-c"]
+    assert all(e.source == "extracted" and len(e.tests) == 4 for e in envs)
+    assert envs[0].meta["path"].endswith("case-a.txt") and envs[0].meta["extract"]["attempts"] == 1
+    assert fails.read_text() == ""

@@ -12,10 +12,8 @@ import pytest
 
 from medaction.envs.extract import (
     ExtractConfig,
-    Problem,
     extract_case,
     extraction_messages,
-    merge_duplicate_tests,
 )
 from medaction.envs.extract_run import ExtractOutputs, ReportJob, read_envs, run_extraction
 from medaction.envs.extract_schema import ExtractParseError, decode_extraction, find_json_object
@@ -55,8 +53,7 @@ HAND_MADE = Environment(
         "Examination: Febrile (39.5 C); left eyelid edema, erythema and warmth; painful eye movements"
     ),
     tests=(
-        TestItem(name="C-reactive protein", category="Laboratory", result="306.9 mg/L; 120 mg/L after 48 hours",
-                 aliases=("C-Reactive Protein",)),
+        TestItem(name="C-reactive protein", category="Laboratory", result="306.9 mg/L\n120 mg/L after 48 hours"),
         TestItem(name="Complete blood count", category="Laboratory",
                  result="White cell count 15.3 x 10^3/uL with neutrophilia"),
         TestItem(name="CT head", category="Imaging", result=(
@@ -72,7 +69,7 @@ HAND_MADE = Environment(
             "prompt_version": "extract-v1",
             "attempts": 1,
             "warnings": ["tests[5].result: test 'Blood culture' has no result; dropped",
-                         "tests: duplicate test 'C-Reactive Protein' merged"],
+                         "tests: 1 duplicate test(s) merged"],
         },
     },
 )
@@ -126,18 +123,19 @@ def test_no_repair_when_disabled_and_empty_report() -> None:
     assert run(extract_case("c", "  ", policy)).failure == "empty report text"
 
 
-def test_injected_check_error_triggers_repair_with_span() -> None:
-    def leak(env: Environment) -> list[Problem]:
-        if "empyema" in env.initial_observation.lower():
-            return [Problem(field="o1", reason="diagnosis leaks into o1", span="empyema")]
-        return []
+def test_leakage_check_error_triggers_repair_with_span() -> None:
+    from medaction.envs.leakage import check
 
     leaky = json.loads(ANSWER)
-    leaky["o1"]["history"] += "; known epidural empyema"
+    leaky["o1"]["history"] += "; known orbital cellulitis secondary to acute sinusitis with frontal epidural empyema"
     policy = ReplayPolicy([json.dumps(leaky), ANSWER])
-    r = run(extract_case("c1", REPORT, policy, checks=[leak]))
-    assert r.ok and r.attempts == 2
-    assert "diagnosis leaks into o1 ('empyema')" in policy.prompts[1][-1].content
+    r = run(extract_case("c1", REPORT, policy, checks=[check]))
+    assert r.ok and r.attempts == 2 and r.env is not None and "empyema" not in r.env.initial_observation
+    fix = policy.prompts[1][-1].content
+    assert "diagnosis_in_o1" in fix and "orbital cellulitis secondary to acute sinusitis" in fix
+    # the same leak twice is a per-case failure naming the leak
+    r = run(extract_case("c1", REPORT, ReplayPolicy([json.dumps(leaky)]), checks=[check]))
+    assert r.env is None and "diagnosis_in_o1" in r.failure
 
 
 def test_find_json_tolerates_prose_fences_and_reports_cut_output() -> None:
@@ -150,15 +148,6 @@ def test_find_json_tolerates_prose_fences_and_reports_cut_output() -> None:
     assert x.o1.history == "a plain string o1" and x.tests == ()
     with pytest.raises(ExtractParseError, match=r"schema error: .*\$\.diagnosis"):
         decode_extraction('{"o1": {}, "diagnosis": 3}')
-
-
-def test_merge_duplicates_keeps_order_and_joins_results() -> None:
-    items = [TestItem(name="CT-scan (head)", result="a"), TestItem(name="CBC", result="b"),
-             TestItem(name="ct scan head", category="Imaging", result="a"), TestItem(name="CT Scan Head", result="c")]
-    merged, problems = merge_duplicate_tests(items)
-    assert [t.name for t in merged] == ["CT-scan (head)", "CBC"]
-    assert merged[0].result == "a; c" and merged[0].category == "Imaging"
-    assert merged[0].aliases == ("ct scan head", "CT Scan Head") and len(problems) == 2
 
 
 def test_runner_streams_resumes_and_repairs_torn_tail(tmp_path: Path) -> None:

@@ -30,9 +30,9 @@ def test_smollm2_extraction_is_flagged_and_scored(medrbench_path: Path, tmp_path
     # bounded: a short slice of each report and few new tokens (2 cores shared in CI)
     cfg = ExtractConfig(max_report_chars=700, params=SamplingParams(temperature=0.0, max_tokens=24))
     results: list[ExtractResult] = []
-    policy = build("hf")
+    policy = build("hf", {"threads": 2})
     with ExtractOutputs(tmp_path / "envs.jsonl", tmp_path / "fails.jsonl") as out:
-        summary = asyncio.run(run_extraction(jobs, policy, out, concurrency=1, cfg=cfg, on_result=results.append))
+        summary = asyncio.run(run_extraction(jobs, policy, out, concurrency=2, cfg=cfg, on_result=results.append))
     assert summary["ok"] + summary["failed"] == 2 and summary["completion_tokens"] > 0
     assert sorted(r.case_id for r in results) == sorted(CASES)
     for r in results:

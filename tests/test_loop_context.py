@@ -8,12 +8,15 @@ import pytest
 
 from medaction.policies import base
 from medaction.policies.prompts import FINAL_TURN_MARKER, PROMPT_VERSION, templates
-from medaction.tree.loop import RolloutState, apply_turn, build_messages, initial_state, oracle_answer, rollout, run_turn
+from medaction.tree.loop import (
+    RolloutState, apply_turn, build_messages, initial_state, oracle_answer, rollout, run_turn,
+)
 from test_loop_helpers import CASE, TableOracle, commit, order, user_text
 
 MAX = 6
 # turn k orders two tests: one on the menu, one not (UNAVAILABLE), each with a unique marker in its reasoning
-SCRIPT = [order([f"Unknown test {k}", ["TSH", "Chest CT", "Electromyography", "Acetylcholine receptor antibodies", "TSH", "CBC"][k - 1]],
+ON_MENU = ["TSH", "Chest CT", "Electromyography", "Acetylcholine receptor antibodies", "TSH", "CBC"]
+SCRIPT = [order([f"Unknown test {k}", ON_MENU[k - 1]],
                 reasoning=f"REASON-{k} reasoning text.", ddx=(("Ocular myopathy", 0.5),)) for k in range(1, MAX + 1)]
 
 
@@ -107,3 +110,14 @@ def test_prompt_version_and_done_state_has_no_prompt() -> None:
         build_messages(state)
     with pytest.raises(ValueError, match="mode"):
         initial_state(CASE, mode="chatty")  # type: ignore[arg-type]
+
+
+def test_reasoning_block_drops_think_tags_and_keeps_the_tail() -> None:
+    from medaction.policies.context import REASONING_CHARS, reasoning_block
+    from medaction.policies.types import Hypothesis, Turn
+
+    block = reasoning_block(Turn(reasoning="<think>\nweigh MG vs LEMS\n</think>", differential=(Hypothesis("MG", 0.7),),
+                                 pivot="NMJ", tests=("EMG",)))
+    assert block == "weigh MG vs LEMS\nDifferential: MG (0.70)\nPivot: NMJ"
+    long = reasoning_block(Turn(reasoning="x" * (REASONING_CHARS + 50) + " CONCLUSION"))
+    assert long.startswith("[...] ") and long.endswith("CONCLUSION") and len(long) <= REASONING_CHARS + 6

@@ -10,7 +10,7 @@ from medaction.envs.types import Environment, OracleReply, TestItem
 CASE = Environment(
     case_id="case-mg",
     source="test",
-    initial_observation="35-year-old woman with one month of diplopia and proximal weakness that worsens with exertion.",
+    initial_observation="35-year-old woman, one month of diplopia and proximal weakness that worsens with exertion.",
     tests=(
         TestItem(name="Acetylcholine receptor antibodies", result="Present (elevated)"),
         TestItem(name="Electromyography", result="Decrement on repetitive stimulation"),
@@ -38,14 +38,20 @@ class TableOracle:
         return out
 
 
-def order(tests: Sequence[str], *, reasoning: str = "Thinking.", ddx: Sequence[tuple[str, float]] = (("Myasthenia gravis", 0.6),),
-          pivot: str = "NMJ disorder or not") -> str:
+def order(
+    tests: Sequence[str],
+    *,
+    reasoning: str = "Thinking.",
+    ddx: Sequence[tuple[str, float]] = (("Myasthenia gravis", 0.6),),
+    pivot: str = "NMJ disorder or not",
+) -> str:
     obj = {"differential": [{"diagnosis": d, "confidence": c} for d, c in ddx], "pivot": pivot, "tests": list(tests)}
     return f"{reasoning}\n```json\n{json.dumps(obj)}\n```"
 
 
 def commit(dx: str, *, reasoning: str = "Enough evidence.") -> str:
-    return f"{reasoning}\n```json\n{json.dumps({'final_diagnosis': dx, 'differential': [{'diagnosis': dx, 'confidence': 0.9}]})}\n```"
+    obj = {"final_diagnosis": dx, "differential": [{"diagnosis": dx, "confidence": 0.9}]}
+    return f"{reasoning}\n```json\n{json.dumps(obj)}\n```"
 
 
 def user_text(messages: Sequence) -> str:

@@ -54,14 +54,16 @@ def test_percent_confidences_are_normalised_and_sum_at_most_one() -> None:
 
 
 def test_duplicates_merged_case_insensitively() -> None:
-    t = parse_turn('{"differential": [{"diagnosis": "Gout", "confidence": 0.2}, {"diagnosis": "gout ", "confidence": 0.5}],'
+    t = parse_turn('{"differential": [{"diagnosis": "Gout", "confidence": 0.2},'
+                   ' {"diagnosis": "gout ", "confidence": 0.5}],'
                    ' "tests": ["CBC", "cbc", " CBC.", "Uric acid"]}')
     assert t.differential == (Hypothesis("Gout", 0.5),)
     assert t.tests == ("CBC", "Uric acid")
 
 
 def test_final_diagnosis_recognised_and_none_like_values_ignored() -> None:
-    t = parse_turn('{"final_diagnosis": "Myasthenia gravis", "differential": [{"diagnosis": "Myasthenia gravis", "confidence": 0.9}]}')
+    t = parse_turn('{"final_diagnosis": "Myasthenia gravis",'
+                   ' "differential": [{"diagnosis": "Myasthenia gravis", "confidence": 0.9}]}')
     assert t.final_diagnosis == "Myasthenia gravis" and t.parse == "ok"
     t2 = parse_turn('{"final_diagnosis": null, "differential": [], "tests": ["CBC"]}')
     assert t2.final_diagnosis is None and t2.tests == ("CBC",)
@@ -81,7 +83,8 @@ def test_alternative_shapes_are_coerced() -> None:
     assert t.parse == "repaired"
     assert [h.diagnosis for h in t.differential] == ["MG", "LEMS"]
     assert t.tests == ("CBC", "electrolytes (Na, K)", "TSH")
-    t2 = parse_turn('{"differential": ["MG (60%)", "LEMS: 0.2", "CKD stage 3"], "tests": [{"test": "EMG", "reason": "x"}]}')
+    t2 = parse_turn('{"differential": ["MG (60%)", "LEMS: 0.2", "CKD stage 3"],'
+                    ' "tests": [{"test": "EMG", "reason": "x"}]}')
     assert t2.differential == (Hypothesis("MG", 0.6), Hypothesis("LEMS", 0.2), Hypothesis("CKD stage 3", 0.0))
     assert t2.tests == ("EMG",)
 
@@ -93,7 +96,8 @@ def test_nested_response_object() -> None:
 
 def test_medrbench_markdown_sections() -> None:
     text = ("### Chain of Thought\nFatigable ptosis suggests MG.\n\n### Additional Information Required\n"
-            "- **Anti-AChR antibody test**: confirms MG\n- Repetitive nerve stimulation\n\n### Conclusion\nMyasthenia gravis\n")
+            "- **Anti-AChR antibody test**: confirms MG\n- Repetitive nerve stimulation\n\n"
+            "### Conclusion\nMyasthenia gravis\n")
     t = parse_turn(text)
     assert t.parse == "repaired"  # accepted, but not the structured schema
     assert t.tests == ("Anti-AChR antibody test", "Repetitive nerve stimulation")

@@ -103,7 +103,7 @@ def test_adversarial_fragments_never_raise(parts: list[str], mode: str) -> None:
     check_invariants(parse_turn("".join(parts), mode=mode))  # type: ignore[arg-type]
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=600)
 @given(turn_objects, st.sampled_from(["json", "indent", "fenced", "python", "trailing"]), prose, prose)
 def test_encoded_turn_round_trips(obj: dict, style: str, before: str, after: str) -> None:
     text = f"{before}\n{_encode(obj, style)}\n{after}"

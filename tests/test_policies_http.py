@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,16 +16,11 @@ import pytest
 from medaction.policies.base import PolicyError, build
 from medaction.policies.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
 from medaction.policies.types import Completion, Message, SamplingParams
+from policies_fixtures import free_port, serve_apps  # noqa: F401 - session fixture
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
 MSGS = (Message("system", "You are a careful physician."), Message("user", "A 45-year-old man with chest pain."))
 PARAMS = SamplingParams(temperature=0.3, top_p=0.9, max_tokens=64)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -113,7 +107,7 @@ async def test_missing_key_env_is_a_policy_error(monkeypatch) -> None:
 
 
 async def test_connection_refused_is_retried_then_reported() -> None:
-    port = _free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     pol = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=f"http://127.0.0.1:{port}/v1", max_attempts=3,
                                             backoff_base_s=0.01))
     with pytest.raises(PolicyError, match="connection error"):
@@ -122,30 +116,6 @@ async def test_connection_refused_is_retried_then_reported() -> None:
 
 
 # ---------------------------------------------------------------- real Ray Serve endpoint (`medaction serve`)
-@pytest.fixture(scope="module")
-def serve_apps(ray_session) -> Iterator[dict[str, str]]:
-    from ray import serve
-
-    from medaction.engine.serve import FaultSpec, ServeConfig, start
-
-    port = _free_port()
-    sim = {"time_scale": 0.0}
-    apps = {
-        "clean": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-clean",
-                             route_prefix="/clean", model_name="sim-clean"),
-        "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-faulty",
-                              route_prefix="/faulty",
-                              faults=FaultSpec(share_429=0.2, share_500=0.15, share_stall=0.1, stall_s=1.5, seed=3)),
-        "down": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-down", route_prefix="/down",
-                            faults=FaultSpec(share_500=1.0)),
-    }
-    urls = {k: start(cfg) for k, cfg in apps.items()}
-    yield urls
-    for cfg in apps.values():
-        serve.delete(cfg.app_name)
-    serve.shutdown()
-
-
 async def test_serve_clean_answers_and_is_deterministic(serve_apps) -> None:
     url = serve_apps["clean"]
     async with httpx.AsyncClient() as c:

@@ -41,7 +41,8 @@ def test_abbreviation_and_eponym(hpo_linker: EntityLinker) -> None:
 
 
 def test_most_specific_contained_match(hpo_linker: EntityLinker) -> None:
-    lk = hpo_linker.link("Renal cell carcinoma of the left kidney")
+    assert hpo_linker.link("Renal cell carcinoma of the left kidney").node_id == "HP:0005584"
+    lk = hpo_linker.link("Stage IV renal cell carcinoma")
     assert lk.node_id == "HP:0005584" and lk.method == "span"  # not the broad "Carcinoma"
     lk = hpo_linker.link("Fulminant myocarditis associated with human rhinovirus A66 infection.")
     assert lk.node_id == "HP:0012819"  # head clause -> Myocarditis

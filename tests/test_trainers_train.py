@@ -52,7 +52,7 @@ def _cfg(setup: tuple[Path, Path], out: Path, *extra: str) -> TrainConfig:
     shards, tiny = setup
     return load_config(None, [f"data.shards=['{shards}']", f"model.path='{tiny}'", "model.max_length=160",
                               "optim.global_batch=8", "optim.micro_batch=4", "optim.lr=3e-3",
-                              "lora.dropout=0.0", f"output.dir='{out}'", *extra])
+                              "lora.dropout=0.0", "optim.cpu_threads=1", f"output.dir='{out}'", *extra])
 
 
 def _run(cfg: TrainConfig) -> tuple[Any, list[dict[str, Any]], Any]:

@@ -187,3 +187,26 @@ def test_complete_twice_is_an_error() -> None:
     sched.complete(task, _node(task), 1, "final")
     with pytest.raises(KeyError, match="completed twice"):
         sched.complete(task, _node(task), 1, "final")
+
+
+def test_failed_call_ends_line_at_parent_with_stop_reason() -> None:
+    sched: TreeScheduler[int] = TreeScheduler(run_seed=0, spec=TreeSpec(k=2, b=0))
+    sched.add_tree(case_id="c", policy_id="p", root_state=0)
+    lines = []
+    t, s = sched.pop()
+    lines += sched.complete(t, _node(t), 1, None).lines  # r0 ok
+    t, s = sched.pop()  # r0.1 (deeper) -> fails without a turn
+    assert t.node_id == "r0.1"
+    lines += sched.complete(t, None, s, "timeout", "TimeoutError: slow").lines
+    t, s = sched.pop()  # r1 fails at turn 1: an empty trajectory, still written with its stop
+    res = sched.complete(t, None, s, "policy_error", "boom")
+    lines += res.lines
+    assert res.tree_done
+    got = {fl.line: (tuple(n.node_id for n in fl.trajectory.nodes), fl.trajectory.stop, fl.trajectory.error)
+           for fl in lines}
+    assert got == {"r0": (("r0",), "timeout", "TimeoutError: slow"), "r1": ((), "policy_error", "boom")}
+    with pytest.raises(ValueError, match="stop reason"):
+        s2: TreeScheduler[int] = TreeScheduler(run_seed=0, spec=TreeSpec(k=1, b=0))
+        s2.add_tree(case_id="c", policy_id="p", root_state=0)
+        t, st = s2.pop()
+        s2.complete(t, None, st, None)

@@ -6,6 +6,7 @@ Pure bookkeeping (no Ray): the driver owns one Router per teacher and tells it a
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -33,10 +34,14 @@ class Routing(Protocol):
 
 
 class Router:
-    def __init__(self, n_replicas: int) -> None:
+    """`load(replica)` is the work waiting on a replica (the driver passes queued + in-flight nodes, which tracks
+    uneven tree sizes better than a session count); without it, active sessions are the load."""
+
+    def __init__(self, n_replicas: int, load: Callable[[int], float] | None = None) -> None:
         if n_replicas < 1:
             raise ValueError("router needs at least one replica")
         self.n = n_replicas
+        self._load = load
         self.live = set(range(n_replicas))
         self._home: dict[str, int] = {}
         self._sessions = Counter[int]()  # active sessions per replica: the load used on first sight
@@ -53,7 +58,7 @@ class Router:
         if r is not None:  # its replica died: move it
             self._sessions[r] -= 1
             self.moves += 1
-        r = min(self.live, key=lambda i: (self._sessions[i], i))
+        r = min(self.live, key=lambda i: (self._load(i) if self._load else 0, self._sessions[i], i))
         self._home[session] = r
         self._sessions[r] += 1
         self.assignments[r] += 1
@@ -115,9 +120,9 @@ class SharedQueue:
         self.live.add(replica)
 
 
-def build_router(kind: str, n_replicas: int) -> Routing:
+def build_router(kind: str, n_replicas: int, load: Callable[[int], float] | None = None) -> Routing:
     if kind == "sticky":
-        return Router(n_replicas)
+        return Router(n_replicas, load)
     if kind == "shared":
         return SharedQueue(n_replicas)
     raise ValueError(f"unknown routing {kind!r}; known: sticky, shared")

@@ -20,12 +20,7 @@ class ShardWriterImpl:
     def __init__(self, out_dir: str, config_hash: str, rows_per_shard: int = 2000, resume: bool = False) -> None:
         self.out = Path(out_dir)
         (self.out / mf.SHARDS_DIR).mkdir(parents=True, exist_ok=True)
-        old = mf.load(self.out)
-        if old is not None and not resume:
-            raise FileExistsError(f"{self.out} already holds a run (manifest.json); pass --resume or a new --out")
-        if old is not None and old.config_hash != config_hash:
-            raise ValueError(f"{self.out}/manifest.json: config hash {old.config_hash} differs from this run's "
-                             f"{config_hash}; resume needs the same content-affecting config")
+        old = mf.check_output(self.out, config_hash, resume=resume)
         self.manifest = old or mf.Manifest(config_hash=config_hash)
         self.manifest.complete = False
         self.removed = mf.clean_orphans(self.out, old)

@@ -55,14 +55,13 @@ class ScoringConfig(_Cfg):
     name: str = "identity"  # a registered scorer ("identity", "kg", ...)
     fallback: str = ""  # scorer to use when `name` cannot be built here (e.g. no graph); empty = fail
     actors: int = 1
-    max_in_flight: int = 64
     config: dict[str, Any] = {}
 
 
 class OutputConfig(_Cfg):
     dir: str = "runs/demo"
     rows_per_shard: int = 2000
-    max_pending_writes: int = 4  # back-pressure: stop admitting cases while this many writes are outstanding
+    max_pending_writes: int = 64  # back-pressure: no new cases while this many finished trees await the writer
 
 
 class EngineConfig(_Cfg):
@@ -153,7 +152,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 # Fields that change how fast a run goes but not what it writes: excluded from the resume hash.
-_SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors", "max_in_flight"}
+_SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors"}
 
 
 def config_hash(cfg: RunConfig) -> str:
@@ -164,7 +163,7 @@ def config_hash(cfg: RunConfig) -> str:
     def strip(obj: Any) -> Any:
         if isinstance(obj, dict):
             return {k: strip(v) for k, v in sorted(obj.items()) if k not in _SPEED_ONLY}
-        if isinstance(obj, list):
+        if isinstance(obj, (list, tuple)):
             return [strip(v) for v in obj]
         return obj
 

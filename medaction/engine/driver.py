@@ -28,6 +28,7 @@ from medaction.actors.router import NoLiveReplica
 from medaction.actors.scorer import ScorerActor
 from medaction.actors.writer import ShardWriter
 from medaction.engine.config import RunConfig, config_hash
+from medaction.engine.manifest import check_output
 from medaction.engine.metrics import EngineMetrics
 from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
 from medaction.engine.summary import RunSummary, table
@@ -51,8 +52,13 @@ class Driver:
         self.cfg = cfg
         self.out = out_dir
         self.hash = config_hash(cfg)
+        check_output(out_dir, self.hash, resume=resume)  # before any actor starts
         e = cfg.engine
-        self.pools = [TeacherPool(tc, max_restarts=e.max_restarts) for tc in cfg.policies]
+        t = cfg.tree
+        self.sched: TreeScheduler[RolloutState] = TreeScheduler(
+            run_seed=cfg.seed, spec=TreeSpec(k=t.k, b=t.b, width=t.width, max_turns=t.max_turns),
+            strategy=build_strategy(t.strategy, t.strategy_fn))
+        self.pools = [TeacherPool(tc, max_restarts=e.max_restarts, queued=self.sched.queued) for tc in cfg.policies]
         self.by_id = {p.id: p for p in self.pools}
         self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
                                   retries=e.call_retries)
@@ -64,10 +70,6 @@ class Driver:
             str(out_dir), self.hash, cfg.output.rows_per_shard, resume)
         self.done: set[str] = set(ray.get(self.writer.done_trees.remote()))
         self.scorer_name = ray.get(self.scorers[0].describe.remote())["scorer"]
-        t = cfg.tree
-        self.sched: TreeScheduler[RolloutState] = TreeScheduler(
-            run_seed=cfg.seed, spec=TreeSpec(k=t.k, b=t.b, width=t.width, max_turns=t.max_turns),
-            strategy=build_strategy(t.strategy, t.strategy_fn))
         slots = sum(p.cap * p.cfg.replicas for p in self.pools)
         self.max_active = e.max_active_trees or 4 * slots
         path = Path(cfg.cases.path) if cfg.cases.path else default_cases_path()

@@ -57,6 +57,17 @@ def load(out_dir: Path) -> Manifest | None:
         raise ValueError(f"{p}: unreadable manifest ({exc}); move the output dir away to start over") from exc
 
 
+def check_output(out_dir: Path, config_hash: str, *, resume: bool) -> Manifest | None:
+    """Refuse to mix runs: an existing run needs --resume, and resume needs the same content-affecting config."""
+    old = load(out_dir)
+    if old is not None and not resume:
+        raise FileExistsError(f"{out_dir} already holds a run (manifest.json); pass --resume or a new --out")
+    if old is not None and old.config_hash != config_hash:
+        raise ValueError(f"{out_dir}/manifest.json: config hash {old.config_hash} differs from this run's "
+                         f"{config_hash}; resume needs the same content-affecting config")
+    return old
+
+
 def clean_orphans(out_dir: Path, manifest: Manifest | None) -> list[str]:
     """Delete shard files (and temp files) that the manifest does not list; returns what was removed."""
     shard_dir = out_dir / SHARDS_DIR

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -32,7 +32,7 @@ def stable_index(key: str, n: int) -> int:
 
 
 class TeacherPool:
-    def __init__(self, tc: TeacherConfig, *, max_restarts: int) -> None:
+    def __init__(self, tc: TeacherConfig, *, max_restarts: int, queued: Callable[[tuple[str, int]], int]) -> None:
         self.id = tc.id
         self.cfg = tc
         self.cap = tc.max_concurrency
@@ -42,8 +42,8 @@ class TeacherPool:
             max_concurrency=tc.max_concurrency, num_cpus=tc.num_cpus, num_gpus=tc.num_gpus,
             max_restarts=max_restarts,
         )
-        self.router = build_router(tc.routing, tc.replicas)
         self.in_flight = [0] * tc.replicas
+        self.router = build_router(tc.routing, tc.replicas, lambda r: self.in_flight[r] + queued((self.id, r)))
         self.nodes = [0] * tc.replicas
         self.deaths = 0
 

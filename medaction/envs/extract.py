@@ -9,7 +9,6 @@ recorded in `env.meta["extract"]["warnings"]`. Nothing here raises for bad model
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -17,6 +16,7 @@ import msgspec
 
 from medaction.envs.extract_prompt import EXTRACT_PROMPT_VERSION, build_messages, repair_messages
 from medaction.envs.extract_schema import ExtractParseError, Extraction, decode_extraction
+from medaction.envs.leakage import merge_duplicate_tests
 from medaction.envs.types import Environment, TestItem
 from medaction.policies.base import Policy
 from medaction.policies.types import Message, SamplingParams
@@ -59,33 +59,6 @@ class ExtractResult(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def ok(self) -> bool:
         return self.env is not None
-
-
-_NORM_RE = re.compile(r"[^a-z0-9]+")
-
-
-def menu_key(name: str) -> str:
-    """Duplicate key of a test name: lowercase alphanumeric tokens ("CT-scan (head)" == "ct scan head")."""
-    return " ".join(_NORM_RE.sub(" ", name.lower()).split())
-
-
-def merge_duplicate_tests(tests: Sequence[TestItem]) -> tuple[tuple[TestItem, ...], list[Problem]]:
-    """Merge items with the same `menu_key`: first position and name kept, distinct results joined with "; "."""
-    order: list[str] = []
-    merged: dict[str, TestItem] = {}
-    problems: list[Problem] = []
-    for t in tests:
-        key = menu_key(t.name)
-        prev = merged.get(key)
-        if prev is None:
-            order.append(key)
-            merged[key] = t
-            continue
-        result = prev.result if t.result in prev.result else f"{prev.result}; {t.result}"
-        aliases = tuple(dict.fromkeys((*prev.aliases, *((t.name,) if t.name != prev.name else ()), *t.aliases)))
-        merged[key] = TestItem(name=prev.name, category=prev.category or t.category, result=result, aliases=aliases)
-        problems.append(Problem(field="tests", reason=f"duplicate test {t.name!r} merged", severity="warning"))
-    return tuple(merged[k] for k in order), problems
 
 
 def _o1_text(x: Extraction) -> str:
@@ -133,8 +106,10 @@ def to_environment(
             )
     if len(x.tests) > cfg.max_tests:
         problems.append(Problem(field="tests", reason=f"more than {cfg.max_tests} tests; cut", severity="warning"))
-    tests, merge_problems = merge_duplicate_tests(items)
-    problems.extend(merge_problems)
+    tests = merge_duplicate_tests(items)  # the leakage module's rule: same normalised name and category
+    if len(tests) < len(items):
+        problems.append(Problem(field="tests", reason=f"{len(items) - len(tests)} duplicate test(s) merged",
+                                severity="warning"))
     if not tests:
         problems.append(Problem(field="tests", reason="test menu is empty", severity="warning"))
     env = Environment(

@@ -3,7 +3,7 @@
 Each environment is the set of word k-shingles of `o1 + diagnosis`. Signatures use `num_perm` universal hashes
 h(x) = (a*x + b) mod (2^31 - 1) over 31-bit shingle hashes, so products stay below 2^62 in uint64. Candidate pairs
 share at least one LSH band; each candidate is then scored by its exact shingle Jaccard, so reported numbers are
-exact and only recall depends on the banding.
+exact and only recall depends on the banding. `semantic_overlaps` adds an injected-encoder check for paraphrases.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
+from medaction.envs.oracle import TextEncoder
 from medaction.envs.types import Environment
 
 _P = np.uint64((1 << 31) - 1)
@@ -89,21 +90,55 @@ def find_overlaps(
     sb = [shingles(env_text(e), k) for e in b]
     mh = MinHasher(num_perm, seed)
     sig_a, sig_b = mh.signatures(sa), mh.signatures(sb)
-    candidates: set[tuple[int, int]] = set()
+    pairs: list[np.ndarray] = []
     for band in range(bands):
         buckets: dict[bytes, list[int]] = defaultdict(list)
         sl = slice(band * rows, (band + 1) * rows)
         for j in range(len(b)):
             buckets[sig_b[j, sl].tobytes()].append(j)
         for i in range(len(a)):
-            for j in buckets.get(sig_a[i, sl].tobytes(), ()):
-                candidates.add((i, j))
+            hit = buckets.get(sig_a[i, sl].tobytes())
+            if hit:
+                pairs.append(np.asarray(hit, dtype=np.int64) + i * len(b))
+    if not pairs:
+        return []
+    flat = np.unique(np.concatenate(pairs))
+    ia, jb = flat // len(b), flat % len(b)
+    # Cheap vectorised MinHash estimate first; only plausible pairs (3 standard errors) get the exact Jaccard.
+    est = (sig_a[ia] == sig_b[jb]).mean(axis=1)
+    slack = 3.0 * np.sqrt(max(threshold * (1 - threshold), 1e-3) / num_perm)
+    keep = est >= threshold - slack
     out = []
-    for i, j in candidates:
+    for i, j, e in zip(ia[keep].tolist(), jb[keep].tolist(), est[keep].tolist()):
         union = len(sa[i] | sb[j])
         jac = len(sa[i] & sb[j]) / union if union else 0.0
         if jac >= threshold:
-            est = float(np.mean(sig_a[i] == sig_b[j]))
-            out.append(OverlapPair(a[i].case_id, b[j].case_id, round(jac, 4), round(est, 4)))
+            out.append(OverlapPair(a[i].case_id, b[j].case_id, round(jac, 4), round(e, 4)))
     out.sort(key=lambda p: (-p.jaccard, p.a, p.b))
     return out
+
+
+def semantic_overlaps(
+    a: Sequence[Environment], b: Sequence[Environment], encoder: TextEncoder, *, threshold: float = 0.9,
+    block: int = 1024,
+) -> list[OverlapPair]:
+    """Paraphrase-level duplicates: cosine similarity of encoded `o1 + diagnosis` >= threshold (injected encoder).
+    `jaccard` holds the cosine here and `estimate` the exact shingle Jaccard, for comparison."""
+    if not a or not b:
+        return []
+    ea = _unit_rows(np.asarray(encoder.encode([env_text(e) for e in a]), dtype=np.float64))
+    eb = _unit_rows(np.asarray(encoder.encode([env_text(e) for e in b]), dtype=np.float64))
+    out = []
+    for start in range(0, len(a), block):  # bounded memory: block x len(b) similarities at a time
+        sims = ea[start : start + block] @ eb.T
+        for i, j in zip(*np.nonzero(sims >= threshold)):
+            ia = start + int(i)
+            sa, sb = shingles(env_text(a[ia])), shingles(env_text(b[int(j)]))
+            jac = len(sa & sb) / len(sa | sb) if sa | sb else 0.0
+            out.append(OverlapPair(a[ia].case_id, b[int(j)].case_id, round(float(sims[i, j]), 4), round(jac, 4)))
+    out.sort(key=lambda p: (-p.jaccard, p.a, p.b))
+    return out
+
+
+def _unit_rows(m: np.ndarray) -> np.ndarray:
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-12)

@@ -147,7 +147,8 @@ def read_report(path: str | Path, *, fmt: str | None = None) -> CaseReport:
     suffix = {"text": ".txt", "jats": ".xml"}.get(fmt or "", path.suffix.lower())
     if suffix not in TEXT_SUFFIXES | XML_SUFFIXES:
         raise RecordError(path, "file", "<suffix>",
-                          f"unsupported file type {suffix or '(none)'}; expected {sorted(TEXT_SUFFIXES | XML_SUFFIXES)}")
+                          f"unsupported file type {suffix or '(none)'}; "
+                          f"expected {sorted(TEXT_SUFFIXES | XML_SUFFIXES)}")
     if path.stat().st_size > _MAX_BYTES:
         raise RecordError(path, "file", "<size>", f"larger than {_MAX_BYTES} bytes")
     data = path.read_bytes()

@@ -11,7 +11,7 @@ blood gas|urine tests?|urinalysis|urine cultures?|stool (?:tests?|cultures?|pcr|
 (?:routine |laboratory |lab )?(?:tests?|investigations?|workup|work-up|results|findings|panel)|labs?|
 laboratory|biochemi\w+|serolog\w+|serum [\w-]+|cultures?|pcr|rt-pcr|mngs|sequencing|genetic (?:testing|analysis|tests?)|
 exome|genome|karyotyp\w*|microarray|fish|immunohistochemi\w*|ihc|immunofluorescence|immunostain\w*|histolog\w*|
-histopatholog\w*|patholog\w*|cytolog\w*|biopsy|biopsies|fnac|fna|fine[- ]needle aspiration\w*|aspirates?|smear|
+\w*patholog\w*|cytolog\w*|biopsy|biopsies|fnac|fna|fine[- ]needle aspiration\w*|aspirates?|smear|
 stains?|staining|microscopy|flow cytometry|electrophoresis|
 ct|cect|ncct|hrct|cta|ct angiogra\w+|computed tomography|tomography|mri|mra|mrcp|magnetic resonance\w*|
 pet(?:-ct|/ct)?|x-rays?|xrays?|radiograph\w*|radiolog\w*|imaging|ultrasound|ultrasonograph\w*|sonograph\w*|
@@ -23,7 +23,8 @@ thoracentesis|paracentesis|arthrocentesis|bronchoalveolar lavage|balf|spirometr\
 polysomnogra\w+|audiogra\w+|audiometr\w+|[\w-]+ tests?|[\w-]+ levels?|[\w-]+ assays?|[\w-]+ screening|
 [\w-]+ profile|[\w-]+ markers?|enzymes?|troponins?|hormones?|antibod\w+|autopsy|surgical findings|
 intraoperative findings|cardiotocograph\w*|ctg|orthopantomogra\w+|opg|cbct|cone beam computed tomography|
-[\w-]+ enzymes|tumou?r markers?|mantoux|tuberculin|crp|esr|procalcitonin|d-dimer|hba1c|tsh|inr|aptt|ldh|hcg|β-hcg|beta-hcg
+[\w-]+ enzymes|[\w-]+ analysis|tumou?r markers?|mantoux|tuberculin|crp|esr|procalcitonin|d-dimer|hba1c|tsh|inr|aptt|ldh|
+hcg|β-hcg|beta-hcg
 """
 CUE_RE = re.compile(r"\b(?:" + "".join(_CUES.split("\n")).replace("\n", "") + r")\b", re.IGNORECASE)
 
@@ -38,7 +39,7 @@ VERB_RE = re.compile(
 
 _STATUS = re.compile(
     r"^(?:(?:normal|abnormal|elevated|increased|decreased|raised|low|high|mild(?:ly)?|markedly|negative|positive|"
-    r"initial|repeat|subsequent|follow-up|further|routine|a|an|the|no|other|and|significantly|slightly|"
+    r"further|routine|a|an|the|no|other|and|significantly|slightly|"
     r"persistent|weakly|strongly)\s+)+",
     re.IGNORECASE,
 )

@@ -83,8 +83,8 @@ class Vocabulary:
         for group in data.get("anatomy_overlaps", ()):  # type: ignore[union-attr]
             for region in group:
                 self._near.setdefault(region, set()).update(group)
-        self._spec_words = [tuple(_stem(w) for w in normalise(n).split()) for ns in data["specimens"].values()  # type: ignore[union-attr]
-                            for n in ns]
+        specimen_names = [n for ns in data["specimens"].values() for n in ns]  # type: ignore[union-attr]
+        self._spec_words = [tuple(_stem(w) for w in normalise(n).split()) for n in specimen_names]
         for cls in ("specimens", "anatomy"):
             for value, names in data[cls].items():  # type: ignore[union-attr]
                 for name in names:

@@ -49,10 +49,12 @@ def _run(args: argparse.Namespace) -> int:
     from medaction.eval.backend import default_backend
     from medaction.eval.runner import EvalSpec, evaluate
 
+    scorer_cfg = _load_config(args.scorer_config)
     spec = EvalSpec(
         policy=args.policy, policy_config=_load_config(args.policy_config), cases=str(args.cases),
         source=args.source, out=str(args.out), runs=args.runs, limit=args.limit, max_turns=args.max_turns,
-        base_seed=args.seed, scorer=args.scorer, label=args.label or "",
+        base_seed=args.seed, scorer=args.scorer, scorer_config=scorer_cfg, label=args.label or "",
+        rac_tau=float(scorer_cfg.get("tau", 3.0)),
     )
     res = evaluate(spec, backend=default_backend(), judge=_judge(args))
     s = res.summary
@@ -111,6 +113,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     p.add_argument("--max-turns", type=int, default=8)
     p.add_argument("--seed", type=int, default=0, help="base seed; run k uses base + 1009 k")
     p.add_argument("--scorer", default="kg", help="scorer for DTC/RAC analyses (kg, or identity for none)")
+    p.add_argument("--scorer-config", help="scorer config (TOML/JSON file or inline JSON), e.g. graph paths, tau")
     p.add_argument("--label", help="row name in Table 2 (default: the policy name)")
     _judge_args(p)
     p.set_defaults(func=_run)

@@ -9,7 +9,9 @@ prompt up to the end of turn t's record: branches and later turns share that pre
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import Literal
 
 from medaction.envs.types import UNAVAILABLE, OracleReply
 from medaction.policies.prompts import system_prompt, templates, turn_instruction
@@ -18,6 +20,9 @@ from medaction.policies.types import Message, Mode, Turn
 REASONING_TURNS = 2  # the paper keeps the model's reasoning from the last two turns only
 REASONING_CHARS = 4000  # per block; the end of a reasoning text holds its conclusions, so the tail is kept
 RESULT_CHARS = 4000  # per test result in the record
+
+# Why a reply cannot be used as it is (the loop decides; the repair prompt names it)
+Problem = Literal["no_json", "no_action", "must_commit"]
 
 
 def _clip_tail(text: str, limit: int) -> str:
@@ -32,10 +37,17 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+_THINK_TAG = re.compile(r"</?think>", re.I)
+
+
 def reasoning_block(turn: Turn) -> str:
-    """What of a turn is carried into later prompts: its prose reasoning, differential and pivot (tests are in the record)."""
+    """What of a turn later prompts carry: its prose reasoning, differential and pivot (tests are in the record).
+
+    Reasoning models wrap thoughts in <think> tags; inside a user message the tags would read as a live thinking
+    block, so they are dropped (the text is kept).
+    """
     parts: list[str] = []
-    prose = turn.reasoning.strip()
+    prose = _THINK_TAG.sub("", turn.reasoning).strip()
     if prose:
         parts.append(_clip_tail(prose, REASONING_CHARS))
     if turn.differential:
@@ -86,7 +98,7 @@ def build_context(
     return (Message("system", system_prompt(mode)), Message("user", "\n\n".join(parts)))
 
 
-def repair_messages(messages: Sequence[Message], bad_text: str, problem: str) -> tuple[Message, ...]:
+def repair_messages(messages: Sequence[Message], bad_text: str, problem: Problem) -> tuple[Message, ...]:
     """The one repair retry: the original prompt, the unusable reply, and a short corrective message."""
     rep = templates().repair
     text = {"no_json": rep.no_json, "no_action": rep.no_action, "must_commit": rep.must_commit}[problem]

@@ -29,6 +29,7 @@ _GENERAL_TESTS = ("Complete blood count", "Basic metabolic panel", "Urinalysis",
 _REASONING_HEADER = "## Your reasoning in the last turns"
 _TASK_HEADER = "## Task"
 _RECORD_HEADER = "## Tests ordered so far and their results"
+_POOL = 40  # ranked diseases kept before merging same-named entries
 
 
 class HeuristicConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +110,22 @@ class HeuristicPolicy:
         self.index = index or get_index()
         self._vocab_names = [t.name for t in self.index.vocab]
 
+    def _merge_names(self, rows: np.ndarray, scores: np.ndarray, informative: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Softmax over the pool, then one hypothesis per disease name (OMIM and Orphanet often list the same
+        disease twice): probabilities of same-named entries add up; the best-ranked entry represents them."""
+        logits = (scores - scores[0]) / self.config.temperature
+        probs = np.exp(logits) if informative else np.full(len(rows), 1.0 / len(rows))
+        probs = probs / probs.sum()
+        merged: dict[str, list] = {}
+        for r, p in zip(rows.tolist(), probs.tolist(), strict=True):
+            key = normalize(self.index.disease_names[r])
+            if key in merged:
+                merged[key][1] += p
+            else:
+                merged[key] = [r, p]
+        best = sorted(merged.values(), key=lambda rp: -rp[1])  # stable: ties keep rank order
+        return np.array([r for r, _ in best]), np.array([p for _, p in best])
+
     def _choose_tests(self, rows: np.ndarray, probs: np.ndarray, record: str, rng: random.Random) -> list[str]:
         idx, c = self.index, self.config
         ordered = normalize(record)
@@ -136,11 +153,9 @@ class HeuristicPolicy:
         evidence, record = evidence_text(messages)
         findings = extract_findings(idx, evidence, window=c.negation_window, min_ic=c.min_ic)
         order, scores = rank_diseases(idx, findings)
+        rows, probs = self._merge_names(order[:_POOL], scores[:_POOL], bool(findings))
         k = max(c.top_k, c.candidates)
-        rows, top = order[:k], scores[:k]
-        logits = (top - top[0]) / c.temperature
-        probs = np.exp(logits) if findings else np.full(k, 1.0 / k)
-        probs = probs / probs.sum()
+        rows, probs = rows[:k], probs[:k]
         differential = [
             Hypothesis(idx.disease_names[r], round(float(p), 3)) for r, p in zip(rows[: c.top_k], probs[: c.top_k])
         ]

@@ -67,6 +67,11 @@ def default_model_dir() -> Path:
         t0 = time.perf_counter()
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        # The GGUF weights are already dequantised in memory; drop the gguf "quantizer" so the model saves as a
+        # plain checkpoint (transformers refuses to serialise a model that still claims to be gguf-quantised).
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
         tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
@@ -190,7 +195,8 @@ class HFPolicy:
             limits = [max(1, r.params.max_tokens) for r in batch]
             outs: list[list[int]] = [[] for _ in batch]
             done = [False] * n
-            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True)
+            # logits_to_keep=1: only the last position's logits (a 1k-token prompt would otherwise build 1k x vocab)
+            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
             for _step in range(max(limits)):
                 logits = out.logits[:, -1, :].float().cpu()
                 nxt = [self._sample(logits[i], batch[i].params, gens[i]) for i in range(n)]
@@ -209,7 +215,7 @@ class HFPolicy:
                 pos = pos[:, -1:] + 1
                 out = self.model(
                     input_ids=step.to(self.device), attention_mask=attn, position_ids=pos,
-                    past_key_values=out.past_key_values, use_cache=True,
+                    past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1,
                 )
             self.batches.append(n)
             dt = time.perf_counter() - t0

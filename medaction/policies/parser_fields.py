@@ -20,9 +20,10 @@ MAX_ITEM_CHARS = 300
 
 _DIFF_KEYS = ("differential", "differential_diagnosis", "differential_diagnoses", "differentials", "ddx",
               "hypotheses", "ranked_differential")
-_PIVOT_KEYS = ("pivot", "key_uncertainty", "pivot_uncertainty", "uncertainty")
+# no bare "test"/"uncertainty": those appear inside list items and would make an item look like a whole turn
+_PIVOT_KEYS = ("pivot", "key_uncertainty", "pivot_uncertainty")
 _TEST_KEYS = ("tests", "tests_to_order", "test_orders", "orders", "next_tests", "recommended_tests", "actions",
-              "investigations", "additional_tests", "tests_ordered", "test")
+              "investigations", "additional_tests", "tests_ordered")
 _FINAL_KEYS = ("final_diagnosis", "final", "final_dx", "conclusion", "diagnosis_final")
 _NAME_KEYS = ("diagnosis", "name", "disease", "hypothesis", "condition", "dx", "label", "test", "test_name",
               "item", "request", "exam")

@@ -21,7 +21,8 @@ _INLINE_LABEL = re.compile(r"^\s{0,3}\*\*([^*]{2,80}?):?\*\*:?\s*(\S.*)$")
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•+])\s+(\S.*)$")
 _NONE_NEEDED = re.compile(r"^\W*(not required|none|no (additional|further|more)|n/?a\b|nothing)", re.I)
 _FINAL_LINE = re.compile(
-    r"^\W*(?:final\s+diagnosis|final\s+dx|most\s+likely\s+diagnosis|diagnosis)\s*(?:is)?\s*\**\s*[:\-–—]\s*\**\s*(\S.*)$",
+    r"^\W*(?:final\s+diagnosis|final\s+dx|most\s+likely\s+diagnosis|diagnosis)"
+    r"\s*(?:is)?\s*\**\s*[:\-–—]\s*\**\s*(\S.*)$",
     re.I,
 )
 # "... so the final diagnosis is X." anywhere in a line (the phrase is specific enough); the sentence ends the value
@@ -116,6 +117,7 @@ def parse_lines(text: str) -> tuple[FieldResult, str] | None:
     tests: list[str] = []
     first_used = len(lines)
     lead = ""  # text before an in-line "final diagnosis is" on the first used line
+    last_tests: tuple[int, str] | None = None
     for idx, line in enumerate(lines):
         fm = _FINAL_LINE.match(line)
         value = fm.group(1) if fm else None
@@ -130,16 +132,19 @@ def parse_lines(text: str) -> tuple[FieldResult, str] | None:
         tm = _TESTS_LINE.match(line)
         if tm:
             first_used = min(first_used, idx)
-            if tm.group(1).strip():
-                tests = [_test_name(i) for i in split_items(tm.group(1))]
-            else:
-                block = []
-                for nxt in lines[idx + 1 : idx + 1 + 64]:
-                    if _LIST_ITEM.match(nxt):
-                        block.append(nxt)
-                    elif block and nxt.strip():
-                        break
-                tests = _tests_from_block(block)
+            last_tests = (idx, tm.group(1).strip())
+    if last_tests is not None:  # the last "Tests:" label wins; read once, so many labels stay linear
+        idx, inline = last_tests
+        if inline:
+            tests = [_test_name(i) for i in split_items(inline)]
+        else:
+            block = []
+            for nxt in lines[idx + 1 : idx + 1 + 64]:
+                if _LIST_ITEM.match(nxt):
+                    block.append(nxt)
+                elif block and nxt.strip():
+                    break
+            tests = _tests_from_block(block)
     hyps: list[Hypothesis] = []
     if final is None and not tests:
         block_start, block = _last_list(lines)

@@ -74,7 +74,9 @@ def templates(version: str = PROMPT_VERSION) -> Templates:
 
 def _strip(m: ModeTemplates) -> ModeTemplates:
     # TOML multi-line strings start with a newline for readability; the prompt must not.
-    return ModeTemplates(system=m.system.strip(), initial=m.initial.strip(), followup=m.followup.strip(), last=m.last.strip())
+    return ModeTemplates(
+        system=m.system.strip(), initial=m.initial.strip(), followup=m.followup.strip(), last=m.last.strip()
+    )
 
 
 def system_prompt(mode: Mode) -> str:

@@ -20,9 +20,17 @@ _NONWORD = re.compile(r"[^a-z0-9]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")  # eponyms: "Hirschsprung's" == "Hirschsprung"
 
 
+_ASCII_PUNCT = str.maketrans({c: " " for c in map(chr, range(128)) if not c.isalnum()})
+
+
 def normalise(text: str) -> str:
     """Lowercase, punctuation to spaces, collapsed whitespace (also the exact-match key of the linker)."""
-    return " ".join(_NONWORD.sub(" ", _POSSESSIVE.sub("", text.lower())).split())
+    low = text.lower()
+    if "'" in low or "\u2019" in low:
+        low = _POSSESSIVE.sub("", low)
+    if low.isascii():  # fast path (str.translate); the regex treats every non-ASCII char as a separator too
+        return " ".join(low.translate(_ASCII_PUNCT).split())
+    return " ".join(_NONWORD.sub(" ", low).split())
 
 
 class Encoder(Protocol):
@@ -41,18 +49,23 @@ class LexicalEncoder:
     def __init__(self, corpus: Sequence[str], ngram: tuple[int, int] = (3, 4)) -> None:
         self.ngram = ngram
         vocab: dict[str, int] = {}
-        df: list[int] = []
+        rows: list[list[int]] = []
         for text in corpus:
-            for g in self._grams(text):
-                j = vocab.get(g)
-                if j is None:
-                    vocab[g] = len(df)
-                    df.append(1)
-                else:
-                    df[j] += 1
+            rows.append([vocab.setdefault(g, len(vocab)) for g in self._grams(text)])
+        df = np.bincount(np.fromiter((j for r in rows for j in r), dtype=np.int64), minlength=len(vocab))
         self.vocab = vocab
         n = max(len(corpus), 1)
-        self.idf = (np.log((1 + n) / (1 + np.asarray(df, dtype=np.float64))) + 1.0).astype(np.float32)
+        self.idf = (np.log((1 + n) / (1 + df.astype(np.float64))) + 1.0).astype(np.float32)
+        self._fitted: tuple[Sequence[str], list[list[int]]] | None = (corpus, rows)  # encode(corpus) reuses rows
+
+    @classmethod
+    def from_state(cls, vocab: list[str], idf: np.ndarray, ngram: tuple[int, int] = (3, 4)) -> LexicalEncoder:
+        enc = cls.__new__(cls)
+        enc.ngram = (int(ngram[0]), int(ngram[1]))
+        enc.vocab = {g: i for i, g in enumerate(vocab)}
+        enc.idf = np.asarray(idf, dtype=np.float32)
+        enc._fitted = None
+        return enc
 
     def _grams(self, text: str) -> set[str]:
         out: set[str] = set()
@@ -65,17 +78,22 @@ class LexicalEncoder:
     def encode(self, texts: Sequence[str]) -> Any:
         from scipy import sparse
 
-        rows: list[int] = []
-        cols: list[int] = []
-        for r, text in enumerate(texts):
-            js = [self.vocab[g] for g in self._grams(text) if g in self.vocab]
-            rows.extend([r] * len(js))
-            cols.extend(js)
-        vals = self.idf[np.asarray(cols, dtype=np.int64)] if cols else np.zeros(0, np.float32)
-        m = sparse.csr_matrix((vals, (rows, cols)), shape=(len(texts), len(self.vocab)), dtype=np.float32)
-        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        if self._fitted is not None and self._fitted[0] is texts:
+            grams = self._fitted[1]
+            self._fitted = None  # the corpus is encoded once; free the rows
+        else:
+            vocab = self.vocab
+            grams = [[vocab[g] for g in self._grams(t) if g in vocab] for t in texts]
+        lengths = np.fromiter((len(r) for r in grams), dtype=np.int64, count=len(grams))
+        cols = np.fromiter((j for r in grams for j in r), dtype=np.int64, count=int(lengths.sum()))
+        indptr = np.zeros(len(grams) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        vals = self.idf[cols]
+        row_of = np.repeat(np.arange(len(grams)), lengths)
+        norms = np.sqrt(np.bincount(row_of, weights=vals.astype(np.float64) ** 2, minlength=len(grams)))
         norms[norms == 0] = 1.0
-        return sparse.diags(1.0 / norms).dot(m).tocsr()
+        vals = vals / np.repeat(norms, lengths).astype(np.float32)
+        return sparse.csr_matrix((vals, cols, indptr), shape=(len(grams), len(self.vocab)), dtype=np.float32)
 
 
 class MiniLMEncoder:

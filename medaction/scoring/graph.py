@@ -67,6 +67,7 @@ class GraphStore:
         self._id_index: dict[str, int] | None = None
         self._pair_cache: OrderedDict[tuple[int, int, int], int] = OrderedDict()
         self._degree: np.ndarray | None = None
+        self.__dict__.pop("_name_indexes", None)  # linker indexes (name_index.py), rebuilt on demand
 
     @property
     def n_nodes(self) -> int:
@@ -144,7 +145,7 @@ class GraphStore:
         tmp.replace(d / "graph.npz")
         pq.write_table(self.nodes, d / "nodes.parquet.tmp")
         (d / "nodes.parquet.tmp").replace(d / "nodes.parquet")
-        meta = {**self.meta, "name": self.name, "format_version": FORMAT_VERSION, "n_nodes": self.n_nodes,
+        meta = {**{k: v for k, v in self.meta.items() if k != "store_dir"}, "name": self.name, "format_version": FORMAT_VERSION, "n_nodes": self.n_nodes,
                 "n_edges": self.n_edges, "describe": self.describe()}
         (d / "meta.json.tmp").write_text(json.dumps(meta, indent=1, sort_keys=True))
         (d / "meta.json.tmp").replace(d / "meta.json")
@@ -172,6 +173,7 @@ class GraphStore:
         missing = [f.name for f in NODE_SCHEMA if f.name not in nodes.column_names]
         if missing:
             raise GraphError(f"{d / 'nodes.parquet'}: columns {missing} missing")
+        meta["store_dir"] = str(d.resolve())  # where derived caches (linker indexes) may live
         return cls(name=meta.get("name", d.name), indptr=indptr, indices=indices,
                    nodes=nodes.select(NODE_SCHEMA.names), meta=meta)
 

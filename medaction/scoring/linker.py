@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from medaction.scoring.encoders import Encoder, build_encoder, normalise
+from medaction.scoring.encoders import Encoder, normalise
 from medaction.scoring.graph import GraphStore
+from medaction.scoring.name_index import name_index
 
 # Words that never make a match on their own: spans made only of these are skipped.
 GENERIC = frozenset(
@@ -64,36 +65,28 @@ class EntityLinker:
         self.threshold = threshold
         self.abbrev = load_abbreviations()
         rank = {t: i for i, t in enumerate(self.types)}
-        allowed = graph.nodes_of_types(self.types)
+        self.index = name_index(graph, encoder, encoder_config)
+        allowed_nodes = np.zeros(graph.n_nodes, dtype=bool)
+        allowed_nodes[graph.nodes_of_types(self.types)] = True
         if extra_nodes is not None:
-            allowed = np.union1d(allowed, extra_nodes)
-        names = graph.nodes.column("name").to_pylist()
-        syns = graph.nodes.column("synonyms").to_pylist()
-        deg = graph.degree
-        type_of = [graph.types[c] for c in graph.type_code[allowed]]
-        self._entry_text: list[str] = []
-        self._entry_node: list[int] = []
-        exact: dict[str, tuple[tuple[int, int, int], int]] = {}
-        for node, t in zip(allowed.tolist(), type_of):
-            for k, text in enumerate([names[node], *(syns[node] or [])]):
-                key = normalise(text or "")
-                if not key:
-                    continue
-                self._entry_text.append(text)
-                self._entry_node.append(node)
-                # tie-break: allowed-type priority, the node's own name over a synonym, then the better connected
-                pref = (rank.get(t, len(rank)), 0 if k == 0 else 1, -int(deg[node]))
-                if key not in exact or pref < exact[key][0]:
-                    exact[key] = (pref, node)
-        self._exact = {k: v[1] for k, v in exact.items()}
+            allowed_nodes[np.asarray(extra_nodes, dtype=np.int64)] = True
+        self._entry_mask = allowed_nodes[self.index.nodes]
+        # Tie-break among nodes sharing a key: allowed-type priority, the node's own name over a synonym, then
+        # the better connected node. Entries are visited best-first, so the first one to claim a key keeps it.
+        entries = np.flatnonzero(self._entry_mask)
+        nodes = self.index.nodes[entries]
+        type_rank = np.array([rank.get(t, len(rank)) for t in graph.types], dtype=np.int64)[graph.type_code[nodes]]
+        order = entries[np.lexsort((-graph.degree[nodes], ~self.index.is_name[entries], type_rank))]
+        keys, all_nodes = self.index.keys, self.index.nodes
+        self._exact: dict[str, int] = {}
+        for j in order.tolist():
+            self._exact.setdefault(keys[j], int(all_nodes[j]))
         self._max_span = max((len(k.split()) for k in self._exact), default=1)
-        self._entry_node_arr = np.asarray(self._entry_node, dtype=np.int64)
-        if isinstance(encoder, str):
-            self.encoder = build_encoder(encoder, self._entry_text, **(encoder_config or {}))
-        else:
-            self.encoder = encoder
-        self._index: Any = None  # encoded entries, built on the first encoder query
         self._cache: dict[str, Link] = {}
+
+    @property
+    def encoder(self) -> Encoder:
+        return self.index.encoder
 
     # -- stages -----------------------------------------------------------------------------------------
     def _make(self, text: str, node: int | None, score: float, method: str) -> Link:
@@ -146,15 +139,15 @@ class EntityLinker:
         return best[1], best[0]
 
     def _encoder_stage(self, texts: list[str]) -> list[tuple[int | None, float]]:
-        if not texts or not self._entry_text:
+        if not texts or not self._entry_mask.any():
             return [(None, 0.0)] * len(texts)
-        if self._index is None:
-            self._index = self.encoder.encode(self._entry_text)
-        q = self.encoder.encode([self._query_text(t) for t in texts])
-        sims = q @ self._index.T
+        matrix = self.index.matrix
+        q = self.index.encoder.encode([self._query_text(t) for t in texts])
+        sims = q @ matrix.T
         sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
+        sims[:, ~self._entry_mask] = -1.0  # other node types share the index but are not allowed here
         best = sims.argmax(axis=1)
-        return [(int(self._entry_node_arr[j]), float(sims[i, j])) for i, j in enumerate(best)]
+        return [(int(self.index.nodes[j]), float(sims[i, j])) for i, j in enumerate(best)]
 
     # -- API ---------------------------------------------------------------------------------------------
     def link(self, text: str) -> Link:

@@ -60,6 +60,9 @@ class OptimConfig(_Cfg):
     max_grad_norm: float = 1.0
     max_steps: int | None = None  # stop early (smoke runs); schedule length still from the data unless set
     seed: int = 0
+    # torch intra-op threads on CPU; 0 = torch's default. On a shared CPU, 1 avoids OpenMP spin-wait collapse
+    # (measured here: 2 threads under load ran the tiny model ~30x slower than 1).
+    cpu_threads: int = 0
 
 
 class OutputConfig(_Cfg):

@@ -84,6 +84,8 @@ def train_loop(cfg: TrainConfig, model: Any, tokenizer: Any, batches: MicroBatch
     from transformers import get_cosine_schedule_with_warmup
 
     mixed = "bf16" if torch.cuda.is_available() else "no"
+    if cfg.optim.cpu_threads and not torch.cuda.is_available():
+        torch.set_num_threads(cfg.optim.cpu_threads)
     acc = Accelerator(mixed_precision=mixed, cpu=not torch.cuda.is_available())
     set_seed(cfg.optim.seed)
     ga = accumulation(cfg, acc.num_processes)

@@ -8,6 +8,7 @@ model trained here is exactly the one the `hf` policy serves afterwards.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from medaction.trainers.config import ModelConfig
@@ -53,6 +54,8 @@ def _hf_dir_tokenizer(cfg: ModelConfig) -> Any:
 
     if not cfg.path:
         raise ValueError("model.path: required for loader 'hf_dir'")
+    if not Path(cfg.path, "config.json").is_file():
+        raise FileNotFoundError(f"model.path: {cfg.path!r} is not a local transformers model dir (no config.json)")
     return AutoTokenizer.from_pretrained(cfg.path, local_files_only=True)
 
 

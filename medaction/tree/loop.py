@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Literal, Protocol
+from typing import Protocol
 
 import msgspec
 
 from medaction.envs.types import Environment, OracleReply
 from medaction.policies.base import Policy
-from medaction.policies.context import build_context, reasoning_block, repair_messages
+from medaction.policies.context import Problem, build_context, reasoning_block, repair_messages
 from medaction.policies.parser import parse_turn
 from medaction.policies.types import Message, Mode, SamplingParams, Turn
 from medaction.tree.seeds import node_seed
@@ -39,7 +39,6 @@ from medaction.tree.tree import first_step, make_trajectory, node_id, root_line,
 from medaction.tree.types import Node, StopReason, Trajectory, Usage
 
 AnswerFn = Callable[[Sequence[str]], Awaitable[list[OracleReply]]]
-Problem = Literal["no_json", "no_action", "must_commit"]
 ERROR_CHARS = 500
 
 
@@ -159,7 +158,9 @@ def _finalise(state: RolloutState, turn: Turn) -> Turn:
     return turn
 
 
-def advance(state: RolloutState, completion_text: str, oracle: Answerer) -> tuple[Turn, tuple[OracleReply, ...], RolloutState]:
+def advance(
+    state: RolloutState, completion_text: str, oracle: Answerer
+) -> tuple[Turn, tuple[OracleReply, ...], RolloutState]:
     """Sync step without a repair retry: parse, ask the oracle for the tests (if any are due), apply."""
     turn = _finalise(state, parse_turn(completion_text, mode=state.mode))
     requests = tests_to_send(state, turn)
@@ -216,8 +217,8 @@ async def run_turn(
 
     def stopped(stop: StopReason, exc: BaseException) -> TurnOutcome:
         new = msgspec.structs.replace(state, done=True, stop=stop)
-        return TurnOutcome(turn=None, depth=state.turn + 1, replies=(), messages=messages, usage=calls.usage(repaired=repaired),
-                           state=new, stop=stop, error=_error_text(exc))
+        return TurnOutcome(turn=None, depth=state.turn + 1, replies=(), messages=messages,
+                           usage=calls.usage(repaired=repaired), state=new, stop=stop, error=_error_text(exc))
 
     try:
         text = await calls.complete(policy, messages, session=session, seed=seed, params=params, timeout_s=timeout_s)
@@ -244,8 +245,8 @@ async def run_turn(
             return stopped("timeout", exc)
         oracle_s = time.perf_counter() - t0
     new = apply_turn(state, turn, replies)
-    return TurnOutcome(turn=turn, depth=state.turn + 1, replies=replies, messages=messages, usage=calls.usage(oracle_s=oracle_s,
-                       repaired=repaired), state=new, stop=new.stop)
+    return TurnOutcome(turn=turn, depth=state.turn + 1, replies=replies, messages=messages,
+                       usage=calls.usage(oracle_s=oracle_s, repaired=repaired), state=new, stop=new.stop)
 
 
 def make_node(

@@ -79,4 +79,4 @@ def load_primekg(path: str | Path, *, name: str = "PrimeKG", block_size: int = 3
     nodes = node_table([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
     return GraphStore(name=name, indptr=indptr, indices=indices, nodes=nodes,
                       meta={"loader": "primekg", "path": str(p), "bad_rows": int(bad_rows),
-                            "disease_type": "disease", "test_types": []})
+                            "disease_types": ["disease"], "test_types": []})
