@@ -86,7 +86,7 @@ def test_arbitrary_text_never_raises(text: str) -> None:
     check_invariants(parse_turn(text))
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=700)
 @given(
     st.lists(
         st.one_of(
@@ -103,7 +103,7 @@ def test_adversarial_fragments_never_raise(parts: list[str], mode: str) -> None:
     check_invariants(parse_turn("".join(parts), mode=mode))  # type: ignore[arg-type]
 
 
-@settings(SETTINGS, max_examples=600)
+@settings(SETTINGS, max_examples=500)
 @given(turn_objects, st.sampled_from(["json", "indent", "fenced", "python", "trailing"]), prose, prose)
 def test_encoded_turn_round_trips(obj: dict, style: str, before: str, after: str) -> None:
     text = f"{before}\n{_encode(obj, style)}\n{after}"
@@ -119,7 +119,7 @@ def test_encoded_turn_round_trips(obj: dict, style: str, before: str, after: str
     assert t.reasoning == before.strip() or style == "fenced" and t.reasoning.startswith(before.strip())
 
 
-@settings(SETTINGS, max_examples=400)
+@settings(SETTINGS, max_examples=300)
 @given(turn_objects, st.floats(0.05, 0.95))
 def test_truncated_json_never_raises_and_keeps_a_prefix_of_tests(obj: dict, frac: float) -> None:
     full = json.dumps(obj, ensure_ascii=False)

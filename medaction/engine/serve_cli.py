@@ -6,8 +6,10 @@ import argparse
 import json
 import signal
 import threading
+from typing import TYPE_CHECKING
 
-from medaction.engine.serve import FaultSpec, ServeConfig
+if TYPE_CHECKING:  # serve.py imports Ray Serve: keep `medaction --help` fast
+    from medaction.engine.serve import ServeConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
@@ -29,6 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    from medaction.engine.serve import FaultSpec, ServeConfig
+
     try:
         policy_config = json.loads(args.policy_config)
     except json.JSONDecodeError as exc:

@@ -114,7 +114,7 @@ class HFPolicy:
         gen_eos = getattr(self.model.generation_config, "eos_token_id", None)
         self.eos_ids |= {gen_eos} if isinstance(gen_eos, int) else set(gen_eos or ())
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else min(self.eos_ids)
-        self._queues: dict[int, asyncio.Queue[_Request]] = {}
+        self._queues: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Queue[_Request], asyncio.Task[None]]] = {}
         self._lock = threading.Lock()  # one forward pass at a time (several event loops may share the model)
         self.batches: list[int] = []  # batch sizes run (observability; tests read it)
 
@@ -135,10 +135,11 @@ class HFPolicy:
         self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
     ) -> Completion:
         loop = asyncio.get_running_loop()
-        queue = self._queues.get(id(loop))
-        if queue is None:
-            queue = self._queues[id(loop)] = asyncio.Queue()
-            loop.create_task(self._batcher(queue))
+        hit = self._queues.get(id(loop))
+        if hit is None or hit[0] is not loop or hit[2].done():  # one batcher per live event loop
+            q: asyncio.Queue[_Request] = asyncio.Queue()
+            hit = self._queues[id(loop)] = (loop, q, loop.create_task(self._batcher(q)))
+        queue = hit[1]
         ids = self.encode(messages)
         fut: asyncio.Future[tuple[list[int], float]] = loop.create_future()
         t0 = time.perf_counter()

@@ -61,7 +61,8 @@ class OpenAIHTTPPolicy:
             raise ValueError("openai_http: concurrency must be >= 1")
         self.config = config
         self._rng = rng or random.Random()
-        self._clients: dict[int, tuple[httpx.AsyncClient, asyncio.Semaphore]] = {}
+        # per event loop (keyed by id, the loop object kept to detect id reuse after a loop is closed)
+        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, httpx.AsyncClient, asyncio.Semaphore]] = {}
         self.attempts = 0  # total HTTP attempts made (observability; tests read it)
         self.retries = 0
 
@@ -78,20 +79,20 @@ class OpenAIHTTPPolicy:
         return key
 
     def _client(self) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
-        loop_id = id(asyncio.get_running_loop())
-        hit = self._clients.get(loop_id)
-        if hit is None or hit[0].is_closed:
+        loop = asyncio.get_running_loop()
+        hit = self._clients.get(id(loop))
+        if hit is None or hit[0] is not loop or hit[1].is_closed:
             c = self.config
             limits = httpx.Limits(max_connections=c.concurrency, max_keepalive_connections=c.concurrency)
             timeout = httpx.Timeout(c.timeout_s, connect=c.connect_timeout_s)
             client = httpx.AsyncClient(base_url=c.base_url.rstrip("/") + "/", limits=limits, timeout=timeout)
-            hit = (client, asyncio.Semaphore(c.concurrency))
-            self._clients[loop_id] = hit
-        return hit
+            hit = (loop, client, asyncio.Semaphore(c.concurrency))
+            self._clients[id(loop)] = hit
+        return hit[1], hit[2]
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, {}
-        for client, _ in clients.values():
+        for _, client, _ in clients.values():
             await client.aclose()
 
     def _body(self, messages: Sequence[Message], session: str, seed: int, params: SamplingParams) -> dict[str, Any]:
@@ -134,6 +135,8 @@ class OpenAIHTTPPolicy:
                 self.attempts += 1
                 try:
                     return _parse(await self._attempt(client, body, headers), time.perf_counter() - t0)
+                except PolicyError as exc:  # not retryable; the server's body could echo anything
+                    raise PolicyError(_redact(str(exc), key)) from None
                 except _Retryable as exc:
                     last = _redact(exc.reason, key)
                     if attempt + 1 >= self.config.max_attempts:

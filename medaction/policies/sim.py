@@ -79,13 +79,14 @@ class SimPolicy:
             raise ValueError("sim: concurrency and block_size must be >= 1")
         self.config = config
         self.cache = PrefixCache(config.block_size, config.cache_blocks) if config.prefix_cache else None
-        self._sems: dict[int, asyncio.Semaphore] = {}
+        self._sems: dict[int, tuple[asyncio.AbstractEventLoop, asyncio.Semaphore]] = {}
 
     def _sem(self) -> asyncio.Semaphore:
-        loop_id = id(asyncio.get_running_loop())
-        if loop_id not in self._sems:
-            self._sems[loop_id] = asyncio.Semaphore(self.config.concurrency)
-        return self._sems[loop_id]
+        loop = asyncio.get_running_loop()
+        hit = self._sems.get(id(loop))
+        if hit is None or hit[0] is not loop:  # ids of closed loops get reused
+            hit = self._sems[id(loop)] = (loop, asyncio.Semaphore(self.config.concurrency))
+        return hit[1]
 
     def _text(self, rng: random.Random, messages: Sequence[Message]) -> str:
         c = self.config

@@ -159,7 +159,8 @@ class EntityLinker:
         for t in dict.fromkeys(texts):
             if t in self._cache:
                 continue
-            if not normalise(t):
+            key = normalise(t)
+            if not key or all(w in GENERIC for w in key.split()):  # "focal", "carcinoma": too broad to link
                 self._cache[t] = Link(text=t, node=None)
                 continue
             hit = self._exact_stage(t)
