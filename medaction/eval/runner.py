@@ -97,7 +97,8 @@ def evaluate(spec: EvalSpec, *, backend: RolloutBackend, judge: Judge) -> EvalRe
 
 def write_report(out: Path, result: EvalResult, results: Sequence[CaseResult]) -> list[Path]:
     write_result(out, result, results)
-    note = f"judge: {result.summary.judge[:60]} | graph: {result.summary.graph}"
+    s = result.summary
+    note = f"{s.label} | judge: {s.judge.split('(')[0]} | graph: {s.graph.split(':')[0]} | {len(s.runs)} runs, {s.n_cases} cases"
     plots = plot_all([(result.summary.label, result.analyses)], out / "plots", note=note)
     (out / "report.md").write_text(render(result, plots, out))
     return plots
