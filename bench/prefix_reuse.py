@@ -49,6 +49,8 @@ def main() -> None:
     a = ap.parse_args()
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Ray nices its workers to 15; on a shared box that measures the neighbours, not the engine.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     from medaction.engine.driver import run

@@ -12,6 +12,7 @@ menu drawn out of 3,000 phenotype nodes (phenotypes stand in for tests as in the
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 from pathlib import Path
@@ -83,16 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     turns = sum(len(x.diffs) for x in trajs)
     print(f"synthetic trajectories: {len(trajs):,} over {args.cases:,} cases, {turns:,} turns "
           f"(mean {turns / len(trajs):.2f}); generated in {synth_s:.1f} s (not counted)")
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     res = score_linked(trajs, g, cap=args.cap, tau=args.tau)
-    score_s = time.perf_counter() - t
+    score_s, score_cpu = time.perf_counter() - t, time.process_time() - cpu
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     verdicts = {v: sum(r.verdict == v for r in res) for v in ("kept", "truncated", "discarded")}
     kept = sum(len(r.kept_turns) for r in res)
     print(f"verdicts: {verdicts}; turns kept {kept:,}/{turns:,} ({kept / turns:.1%})")
     print(f"load from cache: {load_s:.2f} s  (target <= 5 s, ratio {load_s / 5:.2f})")
     print(f"DTC+RAC scoring after load: {score_s:.1f} s  (target <= 60 s, ratio {score_s / 60:.2f}; "
-          f"{len(trajs) / score_s:,.0f} trajectories/s)")
+          f"{len(trajs) / score_s:,.0f} trajectories/s; CPU time {score_cpu:.1f} s, "
+          f"{os.getloadavg()[0]:.1f} load average on {os.cpu_count()} cores)")
     print(f"peak RSS: {rss_gb:.2f} GB  (target <= 2 GB, ratio {rss_gb / 2:.2f})")
     return 0
 

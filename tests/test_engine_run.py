@@ -27,7 +27,7 @@ def _sets(time_scale: float = 0.0, **extra: object) -> list[str]:
         f"cases.limit={N_CASES}", "policies.0.id=sim", "policies.0.backend=sim", "policies.0.replicas=2",
         "policies.0.max_concurrency=6", f"policies.0.config.time_scale={time_scale}",
         "policies.0.config.completion_tokens_mean=60", "output.rows_per_shard=12", "engine.flush_every_s=0.5",
-        "engine.progress_every_s=1", "engine.call_timeout_s=30",
+        "engine.progress_every_s=1", "engine.call_timeout_s=30", "engine.steal_tail=false",
     ]
     return sets + [f"{k}={v}" for k, v in extra.items()]
 

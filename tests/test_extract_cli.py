@@ -57,9 +57,11 @@ def test_extract_command_local_then_ray_resume(ray_session, tmp_path: Path, caps
     assert (summary["ok"], summary["failed"]) == (2, 0)
     # resume over the whole folder as a Ray job: only case-c is new
     assert main([*base, "--input", str(reports), "--resume", "--ray", "--replicas", "1"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert (summary["ok"], summary["failed"], summary["replicas"]) == (1, 0, 1)
-    envs = read_envs(out)
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    assert (summary["ok"], summary["failed"], summary["replicas"], summary["rejected_inputs"]) == (1, 0, 1, 1)
+    assert "notes.pdf" in captured.err and "unsupported file type" in captured.err
+    envs = sorted(read_envs(out), key=lambda e: e.case_id)  # written in completion order
     assert [e.case_id for e in envs] == ["case-a", "case-b", "case-c"]
     assert all(e.source == "extracted" and len(e.tests) == 4 for e in envs)
     assert envs[0].meta["path"].endswith("case-a.txt") and envs[0].meta["extract"]["attempts"] == 1

@@ -28,7 +28,7 @@ def test_smollm2_extraction_is_flagged_and_scored(medrbench_path: Path, tmp_path
     raw = json.loads(medrbench_path.read_text(encoding="utf-8"))
     jobs = [ReportJob(case_id=k, text=raw[k]["raw_case"]) for k in CASES]
     # bounded: a short slice of each report and few new tokens (2 cores shared in CI)
-    cfg = ExtractConfig(max_report_chars=700, params=SamplingParams(temperature=0.0, max_tokens=24))
+    cfg = ExtractConfig(max_report_chars=400, params=SamplingParams(temperature=0.0, max_tokens=12))
     results: list[ExtractResult] = []
     policy = build("hf", {"threads": 2})
     with ExtractOutputs(tmp_path / "envs.jsonl", tmp_path / "fails.jsonl") as out:

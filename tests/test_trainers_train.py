@@ -126,13 +126,32 @@ def test_cli_plan_and_examples_out(setup, tmp_path: Path, capsys: pytest.Capture
     assert "/nonexistent/x.parquet" in capsys.readouterr().err
 
 
-def test_ray_train_two_workers(setup, tmp_path: Path, ray_session) -> None:
-    from medaction.trainers.ray_train import train_ray
+def test_cli_ray_train_two_workers(setup, tmp_path: Path, ray_session, capsys: pytest.CaptureFixture[str]) -> None:
+    """`medaction train CONFIG --ray-workers 2`: TorchTrainer, each worker streaming its Ray Data shard."""
+    from medaction.cli import main
 
-    cfg = _cfg(setup, tmp_path, "optim.epochs=1", "data.max_examples=32", "ray.workers=2",
-               "ray.cpus_per_worker=0.5", "output.log_every=2")
-    metrics = train_ray(cfg)
+    shards, tiny = setup
+    cfg = tmp_path / "t.toml"
+    cfg.write_text(f'[data]\nshards = ["{shards}"]\nmax_examples = 32\n[model]\npath = "{tiny}"\n'
+                   f'max_length = 160\n[optim]\nepochs = 1\nglobal_batch = 8\nmicro_batch = 4\ncpu_threads = 1\n'
+                   f'[output]\ndir = "{tmp_path / "out"}"\nlog_every = 2\n[ray]\ncpus_per_worker = 0.5\n')
+    assert main(["train", str(cfg), "--ray-workers", "2"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["step"] == 4  # 32 examples / global batch 8 (2 workers x micro 4 x accumulation 1)
-    assert metrics["tokens"] > 0 and metrics["loss"] == metrics["loss"]
-    assert (tmp_path / "checkpoint-000004" / "model" / "adapter_config.json").is_file()
+    assert metrics["tokens"] > 0 and metrics["loss"] == metrics["loss"]  # not NaN
+    assert (tmp_path / "out" / "checkpoint-000004" / "model" / "adapter_config.json").is_file()
     assert metrics["ray_checkpoint"] and Path(metrics["ray_checkpoint"]).is_dir()
+
+
+def test_cli_local_train(setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from medaction.cli import main
+
+    shards, tiny = setup
+    args = ["train", "configs/train_sft.toml", "--set", f"data.shards=['{shards}']", "--set", "model.loader=hf_dir",
+            "--set", f"model.path='{tiny}'", "--set", "model.max_length=160", "--set", "optim.max_steps=2",
+            "--set", "optim.global_batch=8", "--set", "optim.cpu_threads=1", "--set", f"output.dir='{tmp_path}'"]
+    assert main(args) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step"] == 2 and result["selection"]["selected"] == 18
+    assert result["tokenisation"]["left_truncated"] > 0  # real prompts exceed 160 tokens: cut on the left only
+    assert (tmp_path / "metrics.jsonl").read_text().count("\n") == 3  # 2 steps + the end checkpoint

@@ -73,6 +73,7 @@ class EngineConfig(_Cfg):
     flush_every_s: float = 30.0  # flush buffered rows this often, so a crash loses little work
     health_every_s: float = 2.0
     progress_bar: bool = True  # tqdm when stderr is a TTY
+    steal_tail: bool = True  # once no cases are left, idle replicas take queued nodes of busier ones
 
 
 class RunConfig(_Cfg):

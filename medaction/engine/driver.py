@@ -77,6 +77,7 @@ class Driver:
         self.envs = itertools.islice(envs, cfg.cases.limit) if cfg.cases.limit else envs
         self.exhausted = False
         self._turn = 0
+        self.stolen = 0
         self.startup_s = 0.0
         self.cases: dict[str, _Case] = {}
         self.tree_rows: dict[str, list[Any]] = defaultdict(list)
@@ -127,10 +128,22 @@ class Driver:
                 lane = (p.id, p.router.replica_lane(r))
                 while p.in_flight[r] < p.cap:
                     item = self.sched.pop(lane)
+                    if item is None and self.exhausted and self.cfg.engine.steal_tail:
+                        item = self._steal(p, lane)
                     if item is None:
                         break
                     p.in_flight[r] += 1
                     asyncio.get_running_loop().create_task(self._run_node(p, r, *item))
+
+    def _steal(self, p: TeacherPool, own: tuple[str, int]) -> tuple[NodeTask, RolloutState] | None:
+        """Tail only (no cases left to admit): an idle replica takes a node from the longest queue of its teacher,
+        giving up that node's cache locality instead of idling while another replica has a backlog."""
+        lanes = [(p.id, p.router.replica_lane(r)) for r in p.router.live]
+        victim = max((ln for ln in lanes if ln != own), key=self.sched.queued, default=None)
+        if victim is None or self.sched.queued(victim) < 2:  # one queued node will be served soon anyway
+            return None
+        self.stolen += 1
+        return self.sched.pop(victim)
 
     async def _run_node(self, pool: TeacherPool, replica: int, task: NodeTask, state: RolloutState) -> None:
         e = self.cfg.engine
@@ -293,6 +306,7 @@ class Driver:
         s.llm_s, s.oracle_s, s.queue_s = m.time_sum["llm"], m.time_sum["oracle"], m.time_sum["queue"]
         s.replica_nodes = {f"{p.id}/{r}": n for p in self.pools for r, n in enumerate(p.nodes)}
         s.replica_deaths = sum(p.deaths for p in self.pools)
+        s.stolen_nodes = self.stolen
         s.shards, s.rows, s.complete = info["shards"], info["rows"], True
         self._stickiness(s)
         return s

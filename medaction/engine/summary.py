@@ -29,6 +29,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     sessions_split: int = 0  # cases served by more than one replica of a teacher (0 unless a replica died)
     replica_deaths: int = 0
     requeued_nodes: int = 0
+    stolen_nodes: int = 0  # tail work stealing: nodes run off their case's replica once no cases were left
     shards: int = 0
     rows: int = 0
     complete: bool = False
@@ -56,6 +57,7 @@ def table(s: RunSummary) -> str:
         ("cases per replica", ", ".join(f"{k}={v}" for k, v in sorted(s.replica_sessions.items()))),
         ("cases split over replicas", str(s.sessions_split)),
         ("replica deaths / requeued", f"{s.replica_deaths} / {s.requeued_nodes}"),
+        ("tail nodes stolen", str(s.stolen_nodes)),
         ("shards / rows", f"{s.shards} / {s.rows}"),
     ]
     w = max(len(k) for k, _ in rows)

@@ -20,6 +20,7 @@ from typing import Any
 
 import msgspec
 
+from medaction.envs.errors import RejectLog
 from medaction.envs.extract import Check, ExtractConfig
 from medaction.envs.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.policies.types import SamplingParams
@@ -48,11 +49,11 @@ def policy_config(text: str | None) -> dict[str, Any]:
     return obj
 
 
-def report_jobs(paths: Sequence[str], fmt: str | None) -> Iterator[ReportJob]:
-    """Reports from the input parsers of envs/report_input.py, as extraction jobs."""
+def report_jobs(paths: Sequence[str], fmt: str | None, rejects: RejectLog | None = None) -> Iterator[ReportJob]:
+    """Reports from the input parsers of envs/report_input.py, as extraction jobs; bad files go to `rejects`."""
     from medaction.envs import report_input  # issue 9 item 1 (raw text / JATS / MedR-Bench raw_case parsing)
 
-    for rep in report_input.iter_reports([Path(p) for p in paths], fmt=fmt):
+    for rep in report_input.iter_reports([Path(p) for p in paths], fmt=fmt, rejects=rejects):
         yield ReportJob(case_id=rep.case_id, text=rep.text, meta=dict(rep.meta))
 
 
@@ -70,11 +71,12 @@ def _extract(args: argparse.Namespace) -> int:
         repair=not args.no_repair,
     )
     backend_cfg = policy_config(args.policy_config)
-    jobs: Iterator[ReportJob] = report_jobs(args.input, args.format)
+    rejects = RejectLog(args.rejects)
+    jobs: Iterator[ReportJob] = report_jobs(args.input, args.format, rejects)
     if args.limit:
         jobs = itertools.islice(jobs, args.limit)
     checks = [] if args.no_leakage_check else default_checks()
-    with ExtractOutputs(args.out, args.failures, resume=args.resume) as out:
+    with rejects, ExtractOutputs(args.out, args.failures, resume=args.resume) as out:
         if args.ray:
             from medaction.engine.extract_job import ExtractJobConfig, run_extract_job  # Ray lives in the engine
 
@@ -87,7 +89,9 @@ def _extract(args: argparse.Namespace) -> int:
             policy = build(args.policy, backend_cfg)
             summary = asyncio.run(run_extraction(jobs, policy, out, concurrency=args.concurrency, cfg=cfg,
                                                  checks=checks, seed=args.seed))
-    print(json.dumps(summary))
+    for rej in rejects.rejects:  # unreadable input files: named on stderr, the others went through
+        print(f"rejected input {rej.file}: {rej.where}: {rej.field}: {rej.reason}", file=sys.stderr)
+    print(json.dumps({**summary, "rejected_inputs": rejects.count}))
     return 0
 
 
@@ -145,6 +149,7 @@ def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("-o", "--out", required=True, help="environments JSONL (appended to with --resume)")
     p.add_argument("--failures", default=None, help="per-case failures JSONL (default: OUT.failures.jsonl)")
     p.add_argument("--resume", action="store_true", help="skip case ids already in OUT or FAILURES")
+    p.add_argument("--rejects", default=None, help="JSONL of input files that could not be read (optional)")
     p.add_argument("--concurrency", type=int, default=8, help="cases in flight (per replica with --ray)")
     p.add_argument("--max-report-chars", type=int, default=ExtractConfig().max_report_chars)
     p.add_argument("--max-tokens", type=int, default=4096)

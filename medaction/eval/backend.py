@@ -4,7 +4,6 @@ engine is configured, not to offer a second engine."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
@@ -38,6 +37,3 @@ def default_backend() -> RolloutBackend:
 
     return EngineBackend()
 
-
-def req_out(req: RolloutRequest) -> Path:
-    return Path(req.out)

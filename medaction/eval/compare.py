@@ -16,7 +16,7 @@ def compare(dirs: Sequence[Path], out: Path) -> str:
     results: list[EvalResult] = [read_result(d) for d in dirs]
     out.mkdir(parents=True, exist_ok=True)
     plots = plot_all([(r.summary.label, r.analyses) for r in results], out,
-                     note="graphs: " + ", ".join(sorted({r.summary.graph for r in results})))
+                     note="graphs: " + ", ".join(sorted({r.summary.graph.split(":")[0] for r in results})))
     md = "\n".join([
         "# Table 2: comparison",
         "",

@@ -74,6 +74,7 @@ def evaluate(spec: EvalSpec, *, backend: RolloutBackend, judge: Judge) -> EvalRe
         raise ValueError(f"{spec.cases}: no usable cases for source {spec.source!r}")
     results: list[CaseResult] = []
     graph, scorer = "", spec.scorer
+    notes: list[str] = []
     for k in range(spec.runs):
         seed = run_seed(spec.base_seed, k)
         req = RolloutRequest(
@@ -83,13 +84,16 @@ def evaluate(spec: EvalSpec, *, backend: RolloutBackend, judge: Judge) -> EvalRe
         )
         scored = [st for st in backend.rollouts(req) if st.trajectory.case_id in envs]
         log.info("run %d (seed %d): %d trajectories from %s", k, seed, len(scored), backend.name)
+        if len(scored) < len(envs):  # a tree the engine could not finish: say so, never hide it
+            notes.append(f"Run {k}: {len(envs) - len(scored)} of {len(envs)} cases have no trajectory "
+                         "(engine failure) and are not in that run's averages.")
         graph = graph or next((st.graph for st in scored if st.graph), "")
         scorer = next((st.scorer for st in scored if st.scorer), scorer)
         results += asyncio.run(judge_run(scored, envs, judge, run=k, seed=seed))
     result = build_result(
         results, label=spec.label or spec.policy, policy=_policy_desc(spec), judge=judge.describe(),
         graph=graph or "none", scorer=scorer, cases=f"{spec.source}:{spec.cases}", rac_tau=spec.rac_tau,
-        hard_rule=spec.hard_rule,
+        hard_rule=spec.hard_rule, extra_notes=notes,
     )
     write_report(out, result, results)
     return result

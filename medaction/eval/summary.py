@@ -59,6 +59,7 @@ def build_result(
     cases: str,
     rac_tau: float = 3.0,
     hard_rule: HardRule = HardRule(),
+    extra_notes: Sequence[str] = (),
 ) -> EvalResult:
     summary = summarize(results, label=label, policy=policy, judge=judge, graph=graph, cases=cases)
     hard_ids = select_hard(results, hard_rule)
@@ -74,6 +75,7 @@ def build_result(
         f"{_mean([m.n_no_tests for m in summary.runs]):.1f} of {summary.n_cases} cases).",
         f"Cases without a final diagnosis count as Wrong (run means: {_mean([m.n_no_final for m in summary.runs]):.1f}).",
         f"Spread = sample standard deviation over {len(summary.runs)} run(s) with different seeds.",
+        *extra_notes,
     ]
     return EvalResult(summary=summary, hard=hard, hard_cases=hard_ids, hard_rule=hard_rule,
                       analyses=analyse(results, rac_tau=rac_tau), scorer=scorer, notes=tuple(notes))

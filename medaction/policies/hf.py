@@ -36,7 +36,9 @@ class HFConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_batch: int = 8
     batch_wait_ms: float = 20.0
     max_prompt_tokens: int = 8192  # longer prompts keep their END (the instruction) and drop the oldest text
-    threads: int = 0  # torch CPU threads; 0 = torch default
+    # torch intra-op threads on CPU. 1 = Ray's convention of one thread per CPU actor (scale with replicas);
+    # on a busy machine extra threads spin and slow decoding ~3x. 0 = torch's default.
+    threads: int = 1
 
 
 def smollm2_gguf() -> Path:
@@ -93,7 +95,7 @@ class HFPolicy:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         self.config = config
-        if config.threads > 0:
+        if config.threads > 0 and not torch.cuda.is_available():
             torch.set_num_threads(config.threads)
         path = Path(config.model) if config.model else default_model_dir()
         if not path.is_dir():

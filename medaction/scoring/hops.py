@@ -106,6 +106,7 @@ def distance_matrix(g: GraphStore, sources: np.ndarray, targets: np.ndarray, cap
     _check_cap(cap)
     sources = np.asarray(sources, dtype=np.int64)
     targets = np.asarray(targets, dtype=np.int64)
+    width = min(width, 64)  # one uint64 bitset per node
     out = np.full((sources.size, targets.size), cap + 1, dtype=np.int8)
     if sources.size == 0 or targets.size == 0:
         return out
@@ -114,6 +115,8 @@ def distance_matrix(g: GraphStore, sources: np.ndarray, targets: np.ndarray, cap
     starts = indptr[nonempty]
     m = int(deg.sum())
     one = np.uint64(1)
+    # full[k] = the bitset with the low k bits set: a node holding it has been reached by every source
+    full = [np.uint64((1 << k) - 1) if k < 64 else np.uint64(2**64 - 1) for k in range(65)]
     for lo in range(0, sources.size, width):
         batch = sources[lo:lo + width]
         k = np.arange(batch.size, dtype=np.uint64)
@@ -129,9 +132,15 @@ def distance_matrix(g: GraphStore, sources: np.ndarray, targets: np.ndarray, cap
                 nxt = np.zeros_like(frontier)
                 nbrs = gather_ranges(indices, indptr[active], indptr[active + 1])
                 np.bitwise_or.at(nxt, nbrs, np.repeat(frontier[active], deg[active]))
-            else:  # pull: every node ORs its neighbours' bitsets
+            else:  # pull: every node still missing a source ORs its neighbours' bitsets
                 nxt = np.zeros_like(frontier)
-                nxt[nonempty] = np.bitwise_or.reduceat(frontier[indices], starts)
+                open_rows = nonempty[visited[nonempty] != full[batch.size]]
+                if int(deg[open_rows].sum()) * 2 < m:  # most nodes saturated: pull only the open ones
+                    nbrs = gather_ranges(indices, indptr[open_rows], indptr[open_rows + 1])
+                    seg = np.cumsum(deg[open_rows]) - deg[open_rows]
+                    nxt[open_rows] = np.bitwise_or.reduceat(frontier[nbrs], seg)
+                else:
+                    nxt[nonempty] = np.bitwise_or.reduceat(frontier[indices], starts)
             nxt &= ~visited
             visited |= nxt
             frontier = nxt

@@ -28,7 +28,7 @@ from medaction.scoring.types import ScoredTrajectory
 from medaction.tree.types import Trajectory
 
 
-class KGScorerConfig(msgspec.Struct, frozen=True, kw_only=True):
+class KGScorerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     dtc_graph: str = "hpo"  # "hpo" or a store dir (PrimeKG in the paper)
     rac_graph: str = ""  # "" = same as dtc_graph (ClinGraph in the paper)
     tau: float = 3.0

@@ -125,8 +125,11 @@ def train_loop(cfg: TrainConfig, model: Any, tokenizer: Any, batches: MicroBatch
 
     def metrics(epoch: int) -> dict[str, Any]:
         dt = time.perf_counter() - t0
-        return {"step": step, "epoch": epoch, "loss": last_loss, "lr": sched.get_last_lr()[0],
-                "tokens": tokens, "steps_per_s": step_run / dt if dt else 0.0, "tokens_per_s": tokens / dt if dt else 0.0}
+        m = {"step": step, "epoch": epoch, "loss": last_loss, "lr": sched.get_last_lr()[0], "tokens": tokens,
+             "steps_per_s": step_run / dt if dt else 0.0, "tokens_per_s": tokens / dt if dt else 0.0}
+        if torch.cuda.is_available():
+            m["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        return m
 
     step_run = 0
     done = step >= steps

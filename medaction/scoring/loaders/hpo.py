@@ -21,7 +21,7 @@ import numpy as np
 from medaction.scoring.graph import GraphError, GraphStore, csr_from_edges, node_table
 
 DISEASE_PREFIXES = ("OMIM:", "ORPHA:", "DECIPHER:")
-LOADER_VERSION = 3  # bump when the graph built from the same files changes (invalidates the cache)
+LOADER_VERSION = 4  # bump when the graph built from the same files changes (invalidates the cache)
 _SYN = re.compile(r'^synonym: "(.*)" (EXACT|NARROW|RELATED|BROAD)')
 
 
