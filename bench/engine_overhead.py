@@ -34,7 +34,10 @@ from medaction.tree.loop import initial_state, make_node, oracle_answer, run_tur
 from medaction.tree.scheduler import TreeScheduler, TreeSpec  # noqa: E402
 from medaction.tree.types import Trajectory  # noqa: E402
 
-REPLICAS, PER_REPLICA = 4, 32
+REPLICAS, PER_REPLICA = 4, 32  # capacity = the sim server's concurrency per replica x replicas
+# The driver keeps a few more requests than that in flight per replica, so a short server-side queue hides the
+# dispatch round trip (as with vLLM's scheduler queue); it does not add capacity.
+IN_FLIGHT = 40
 
 
 def service_s(traj_nodes: list[dict], sim: SimConfig) -> list[float]:
@@ -105,7 +108,7 @@ def main() -> None:
     sets = [
         "cases.source=jsonl", f"cases.path={str(cases)!r}".replace("'", '"'), f"tree.k={a.k}",
         f"tree.max_turns={a.max_turns}", "tree.free_share=0.0", "policies.0.id=sim", "policies.0.backend=sim",
-        f"policies.0.replicas={REPLICAS}", f"policies.0.max_concurrency={PER_REPLICA}",
+        f"policies.0.replicas={REPLICAS}", f"policies.0.max_concurrency={IN_FLIGHT}",
         f"policies.0.config.time_scale={a.time_scale}", f"policies.0.config.concurrency={PER_REPLICA}",
         "oracle.actors=2", "output.rows_per_shard=5000", "engine.progress_every_s=15",
     ]

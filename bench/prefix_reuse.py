@@ -37,7 +37,7 @@ def theoretical_max(out: Path, block: int) -> int:
                 if (raw["tree_id"], n["node_id"]) in seen:
                     continue  # a prefix node shared by a branch and its root ran once
                 seen.add((raw["tree_id"], n["node_id"]))
-                prompt = "\n".join(f"<{m[0]}>{m[1]}" for m in n["messages"])
+                prompt = "\n".join(f"<{m['role']}>{m['content']}" for m in n["messages"])
                 total += cache.lookup_and_insert(_WORD_RE.findall(prompt))
     return total
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,25 +16,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@functools.cache
+def shared_smol() -> Any:
+    """One SmolLM2 HFPolicy per test process (loading costs seconds; several modules use it)."""
+    from medaction.policies.hf import HFConfig, HFPolicy
+
+    return HFPolicy(HFConfig(max_batch=8, batch_wait_ms=30))
+
+
+_STATE: dict[str, object] = {"refs": 0, "urls": None, "apps": None}
+
+
 @pytest.fixture(scope="session")
 def serve_apps(ray_session) -> Iterator[dict[str, str]]:
+    """Imported by several test modules, so pytest makes one fixture per module: the apps are started once
+    (module-global state) and shut down when the last user is torn down."""
     from ray import serve
 
     from medaction.engine.serve import FaultSpec, ServeConfig, start
 
-    port = free_port()
-    sim = {"time_scale": 0.0}
-    apps = {
-        "clean": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-clean",
-                             route_prefix="/clean", model_name="sim-clean"),
-        "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-faulty",
-                              route_prefix="/faulty",
-                              faults=FaultSpec(share_429=0.2, share_500=0.15, share_stall=0.1, stall_s=1.5, seed=3)),
-        "down": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-down", route_prefix="/down",
-                            faults=FaultSpec(share_500=1.0)),
-    }
-    urls = {k: start(cfg) for k, cfg in apps.items()}
-    yield urls
-    for cfg in apps.values():
-        serve.delete(cfg.app_name)
-    serve.shutdown()
+    if _STATE["urls"] is None:
+        port = free_port()
+        sim = {"time_scale": 0.0}
+        apps = {
+            "clean": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-clean",
+                                 route_prefix="/clean", model_name="sim-clean"),
+            "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-faulty",
+                                  route_prefix="/faulty",
+                                  faults=FaultSpec(share_429=0.2, share_500=0.15, share_stall=0.1, stall_s=1.5,
+                                                   seed=3)),
+            "down": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-down",
+                                route_prefix="/down", faults=FaultSpec(share_500=1.0)),
+        }
+        _STATE["urls"] = {k: start(cfg) for k, cfg in apps.items()}
+        _STATE["apps"] = apps
+    _STATE["refs"] = int(_STATE["refs"]) + 1  # type: ignore[call-overload]
+    yield dict(_STATE["urls"])  # type: ignore[call-overload]
+    _STATE["refs"] = int(_STATE["refs"]) - 1  # type: ignore[call-overload]
+    if _STATE["refs"] == 0:
+        for cfg in _STATE["apps"].values():  # type: ignore[union-attr]
+            serve.delete(cfg.app_name)
+        serve.shutdown()
+        _STATE["urls"] = _STATE["apps"] = None

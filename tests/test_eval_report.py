@@ -104,3 +104,10 @@ def test_cli_compare_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")]) == 2
     with pytest.raises(SystemExit, match="not a file and not inline JSON"):
         main(["eval", "--policy", "heuristic", "--cases", "x", "--policy-config", "{oops"])
+
+
+def test_read_scored_names_the_directory(tmp_path: Path) -> None:
+    from medaction.eval.shards import read_scored
+
+    with pytest.raises(FileNotFoundError, match=r"shards: no parquet shards"):
+        read_scored(tmp_path)

@@ -12,7 +12,7 @@ from medaction.policies.base import Policy, available, build
 from medaction.policies.context import build_context
 from medaction.policies.parser import parse_turn
 from medaction.policies.types import Completion, SamplingParams
-from policies_fixtures import serve_apps  # noqa: F401 - session fixture
+from policies_fixtures import serve_apps, shared_smol  # noqa: F401 - session fixture
 
 O1 = "A 34-year-old man with two weeks of fatigue, jaundice, dark urine and right upper quadrant pain."
 FINAL = ('Done.\n{"final_diagnosis": "Acute hepatitis", "differential": [{"diagnosis": "Acute hepatitis", '
@@ -29,7 +29,7 @@ _cache: dict[str, Policy] = {}
 @pytest.fixture(params=BACKENDS)
 def backend(request) -> Iterator[tuple[str, Policy, SamplingParams]]:
     name = request.param
-    params = SamplingParams(temperature=0.7, max_tokens=12 if name == "hf" else 600)
+    params = SamplingParams(temperature=0.7, max_tokens=6 if name == "hf" else 600)
     if name not in _cache:
         cfg: dict[str, Any] = {}
         if name == "sim":
@@ -38,7 +38,7 @@ def backend(request) -> Iterator[tuple[str, Policy, SamplingParams]]:
             cfg = {"base_url": request.getfixturevalue("serve_apps")["clean"], "timeout_s": 30}
         elif name == "scripted":
             cfg = {"turns": [ORDER] * 7 + [FINAL]}
-        _cache[name] = build(name, cfg)
+        _cache[name] = shared_smol() if name == "hf" else build(name, cfg)
     yield name, _cache[name], params
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 from medaction.envs.load import default_cases_path, iter_environments
-from medaction.policies.base import build
 from medaction.policies.types import SamplingParams
 from medaction.tree.loop import rollout
+from policies_fixtures import shared_smol
 
 
 async def test_smollm2_agentclinic_case_end_to_end() -> None:
     env = next(iter(iter_environments("agentclinic", default_cases_path())))
-    policy = build("hf", {"max_batch": 2})
+    policy = shared_smol()
     t0 = time.perf_counter()
     traj = await rollout(env, policy, max_turns=2, seed=7, params=SamplingParams(temperature=0.6, max_tokens=48),
                          policy_id="smollm2")

@@ -8,13 +8,14 @@ import pytest
 
 from medaction.policies.hf import HFConfig, HFPolicy
 from medaction.policies.types import Message, SamplingParams
+from policies_fixtures import shared_smol
 
 MSGS = (Message("system", "You are a physician."), Message("user", "A child has fever and a rash. Name one test."))
 
 
 @pytest.fixture(scope="module")
 def smol() -> HFPolicy:
-    return HFPolicy(HFConfig(max_batch=8, batch_wait_ms=30))
+    return shared_smol()
 
 
 async def test_real_generation_and_seed(smol) -> None:

@@ -157,3 +157,41 @@ async def test_serve_down_reports_policy_error(serve_apps) -> None:
     with pytest.raises(PolicyError, match="HTTP 500"):
         await pol.complete(MSGS, session="s", seed=0, params=PARAMS)
     await pol.aclose()
+
+
+async def test_loop_over_faulty_and_down_servers_keeps_every_trajectory(serve_apps) -> None:
+    import itertools
+
+    from medaction.envs.load import default_cases_path, iter_environments
+    from medaction.tree.loop import rollout
+
+    envs = list(itertools.islice(iter_environments("agentclinic", default_cases_path()), 4))
+    flaky = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=serve_apps["faulty"], timeout_s=0.75, max_attempts=8,
+                                              backoff_base_s=0.05, backoff_max_s=0.4))
+    trajs = await asyncio.gather(*(rollout(e, flaky, max_turns=3, seed=i, policy_id="sim-http")
+                                   for i, e in enumerate(envs)))
+    assert [t.case_id for t in trajs] == [e.case_id for e in envs]
+    assert all(t.stop in ("final", "max_turns") and t.nodes for t in trajs)
+    down = OpenAIHTTPPolicy(OpenAIHTTPConfig(base_url=serve_apps["down"], max_attempts=2, backoff_base_s=0.01))
+    lost = await rollout(envs[0], down, max_turns=3, seed=0, policy_id="down")
+    assert lost.stop == "policy_error" and "HTTP 500" in lost.error and lost.case_id == envs[0].case_id
+    await flaky.aclose()
+    await down.aclose()
+
+
+def test_serve_cli_builds_config() -> None:
+    import argparse
+
+    from medaction.engine import serve_cli
+
+    parser = argparse.ArgumentParser()
+    serve_cli.add_parser(parser.add_subparsers(), "serve", "serve a policy")
+    args = parser.parse_args(["serve", "--policy", "sim", "--policy-config", '{"time_scale": 0}', "--port", "9123",
+                              "--fault-429", "0.1", "--fault-stall", "0.05", "--fault-seed", "4"])
+    cfg = serve_cli.config_from_args(args)
+    assert (cfg.backend, cfg.port, cfg.host, cfg.policy_config) == ("sim", 9123, "127.0.0.1", {"time_scale": 0})
+    assert (cfg.faults.share_429, cfg.faults.share_stall, cfg.faults.seed) == (0.1, 0.05, 4)
+    with pytest.raises(SystemExit, match="policy-config"):
+        serve_cli.config_from_args(parser.parse_args(["serve", "--policy-config", "{bad"]))
+    with pytest.raises(ValueError, match="sum"):
+        serve_cli.config_from_args(parser.parse_args(["serve", "--fault-429", "0.7", "--fault-500", "0.6"]))

@@ -150,3 +150,19 @@ def test_dtc_reward(graphs) -> None:  # type: ignore[no-untyped-def]
 
     assert r(ENV, State(), TURNS[2]) == pytest.approx(0.1 + 1.0)
     assert r.trajectory_reward(ENV, TURNS) == pytest.approx(0.1 * ((1 - 5 / 9) + (1 - 2 / 9) + 1) + 1.0)
+
+
+def test_dtc_reward_drives_clinical_env(graphs) -> None:  # type: ignore[no-untyped-def]
+    from medaction.tree.rl_env import ClinicalEnv
+
+    env = ClinicalEnv(ENV, DTCReward(scorer(graphs), step_weight=0.1))
+    env.reset()
+    step1 = json.dumps({"differential": [{"diagnosis": "type 1 diabetes mellitus", "confidence": 0.6}],
+                        "pivot": "glycaemia", "tests": ["HbA1c"]})
+    _, r1, done, info = env.step(f"Reasoning.\n{step1}")
+    assert not done and info["parse"] in ("ok", "repaired")
+    assert r1 == pytest.approx(0.1 * (1 - 2 / 9))  # DTC 2 on the PrimeKG fixture
+    final = json.dumps({"final_diagnosis": "Type 2 diabetes mellitus",
+                        "differential": [{"diagnosis": "Type 2 diabetes mellitus", "confidence": 0.9}]})
+    _, r2, done, _ = env.step(f"Commit.\n{final}")
+    assert done and r2 == pytest.approx(0.1 + 1.0)

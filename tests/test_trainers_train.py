@@ -139,6 +139,7 @@ def test_cli_ray_train_two_workers(setup, tmp_path: Path, ray_session, capsys: p
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["step"] == 4  # 32 examples / global batch 8 (2 workers x micro 4 x accumulation 1)
     assert metrics["tokens"] > 0 and metrics["loss"] == metrics["loss"]  # not NaN
+    assert 0 < metrics["left_truncated_rank"] <= 16  # rank 0's 16 rows; real prompts exceed 160 tokens
     assert (tmp_path / "out" / "checkpoint-000004" / "model" / "adapter_config.json").is_file()
     assert metrics["ray_checkpoint"] and Path(metrics["ray_checkpoint"]).is_dir()
 

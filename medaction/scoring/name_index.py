@@ -18,7 +18,7 @@ from medaction.scoring.encoders import Encoder, LexicalEncoder, build_encoder, n
 from medaction.scoring.graph import GraphStore
 
 
-INDEX_VERSION = 1  # bump when normalise() or the entry rules change: invalidates cached indexes
+INDEX_VERSION = 2  # bump when normalise() or the entry rules change: invalidates cached indexes
 
 
 class NameIndex:
@@ -55,8 +55,8 @@ class NameIndex:
         self.nodes = np.asarray(nodes, dtype=np.int64)
         self.is_name = np.asarray(is_name, dtype=bool)
         if self._cache_dir is not None:
-            _savez(self._cache_dir / "linker-entries.npz", digest=np.array(self._digest), keys=np.array(keys),
-                   texts=np.array(texts), nodes=self.nodes, is_name=self.is_name)
+            _savez(self._cache_dir / "linker-entries.npz", digest=np.array(self._digest), keys=_pack(keys),
+                   texts=_pack(texts), nodes=self.nodes, is_name=self.is_name)
 
     def _load_entries(self) -> bool:
         f = self._cache_dir / "linker-entries.npz" if self._cache_dir else None
@@ -66,7 +66,7 @@ class NameIndex:
             with np.load(f, allow_pickle=False) as z:
                 if str(z["digest"]) != self._digest:
                     return False
-                self.keys = z["keys"].tolist()
+                self.keys = _unpack(z["keys"])
                 self.nodes, self.is_name = z["nodes"], z["is_name"]
             self._texts = None  # loaded only if an encoder must be fitted or run on them
             return True
@@ -77,7 +77,7 @@ class NameIndex:
     def texts(self) -> list[str]:
         if self._texts is None:
             with np.load(self._cache_dir / "linker-entries.npz", allow_pickle=False) as z:  # type: ignore[operator]
-                self._texts = z["texts"].tolist()
+                self._texts = _unpack(z["texts"])
         return self._texts
 
     @property
@@ -140,6 +140,15 @@ class NameIndex:
                 else:
                     self._encoder = build_encoder(str(self._encoder_spec), [], **self._encoder_config)
         self._matrix = matrix
+
+
+def _pack(strings: list[str]) -> np.ndarray:
+    """Strings as one UTF-8 byte array ("\\x1f"-separated): a numpy unicode array would pad every entry."""
+    return np.frombuffer("\x1f".join(strings).encode(), dtype=np.uint8)
+
+
+def _unpack(blob: np.ndarray) -> list[str]:
+    return blob.tobytes().decode().split("\x1f") if blob.size else []
 
 
 def _savez(f: Path, **arrays: np.ndarray) -> None:

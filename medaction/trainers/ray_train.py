@@ -70,13 +70,19 @@ def _worker(config: dict[str, Any]) -> None:
     shard = ray.train.get_dataset_shard("train")
     rank = ray.train.get_context().get_world_rank()
 
+    seen = {"left_truncated": 0}  # this worker's count (dropped examples are logged by the data tasks)
+
     def batches(epoch: int):
         for b in shard.iter_batches(batch_size=cfg.optim.micro_batch, batch_format="pyarrow"):
-            yield b.to_pylist()
+            rows = b.to_pylist()
+            seen["left_truncated"] += sum(r["status"] == "left_truncated" for r in rows)
+            yield rows
 
     def report(metrics: dict[str, Any], checkpoint: Path | None) -> None:
         ckpt = ray.train.Checkpoint.from_directory(str(checkpoint)) if checkpoint and rank == 0 else None
-        ray.train.report({**metrics, "checkpoint_dir": str(checkpoint) if checkpoint else ""}, checkpoint=ckpt)
+        extra = {"checkpoint_dir": str(checkpoint) if checkpoint else "",
+                 "left_truncated_rank": seen["left_truncated"]}
+        ray.train.report({**metrics, **extra}, checkpoint=ckpt)
 
     model, tok = load_student(cfg.model)
     train_loop(cfg, model, tok, batches, config["n_examples"], report)
