@@ -156,6 +156,8 @@ def test_runner_streams_resumes_and_repairs_torn_tail(tmp_path: Path) -> None:
     with ExtractOutputs(out_path, fail_path) as out:
         summary = run(run_extraction(jobs[:3], ReplayPolicy([ANSWER]), out, concurrency=2))
     assert summary["ok"] == 3 and summary["failed"] == 0
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        ExtractOutputs(out_path, fail_path)  # never overwrite finished work silently
     # a killed run leaves a torn last line: resume cuts it and skips the finished ids
     with out_path.open("ab") as fh:
         fh.write(b'{"case_id": "c3", "sour')

@@ -71,12 +71,14 @@ async def test_record_is_used_and_tests_not_repeated(policy) -> None:
     msgs = build_context(o1=env.initial_observation, record=[], reasoning=[], turn=1, max_turns=8, mode="structured")
     first = parse_turn((await policy.complete(msgs, session="c", seed=0, params=PARAMS)).text)
     replies = oracle.answer(list(first.tests))
-    record = [(1, r) for r in replies] + [(1, OracleReply(request="Serum ferritin", result="Ferritin markedly raised; "
-                                                          "hepatomegaly and splenomegaly on ultrasound", available=True))]
+    extra = OracleReply(request="Serum ferritin", available=True,
+                        result="Ferritin markedly raised; hepatomegaly and splenomegaly on ultrasound")
+    record = [(1, r) for r in replies] + [(1, extra)]
     msgs2 = build_context(o1=env.initial_observation, record=record, reasoning=[first.reasoning], turn=2,
                           max_turns=8, mode="structured")
     second = parse_turn((await policy.complete(msgs2, session="c", seed=0, params=PARAMS)).text)
     assert second.parse == "ok"
+    assert second.final_diagnosis is None and second.tests  # a follow-up turn that allows committing is no last turn
     assert not set(second.tests) & set(first.tests)
     assert second.differential != first.differential  # new evidence moved the ranking
 

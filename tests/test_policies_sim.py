@@ -82,3 +82,12 @@ async def test_cached_tokens_real_and_queueing_by_concurrency() -> None:
 
     two, eight = await timed(2), await timed(8)
     assert eight > 2.0 * two  # 8 requests on 2 slots queue: ~4 rounds vs 1
+
+
+def test_final_turn_detection_only_on_the_last_turn() -> None:
+    from medaction.policies.turn_text import is_final_turn, turn_index
+
+    assert [is_final_turn(_msgs(t, 4)) for t in (1, 2, 3, 4)] == [False, False, False, True]
+    assert [turn_index(_msgs(t, 4)) for t in (1, 2, 3, 4)] == [0, 1, 2, 3]
+    foreign = (Message("user", "Findings above. This is your last turn: give your final diagnosis now."),)
+    assert is_final_turn(foreign) and not is_final_turn((Message("user", "Order tests or commit."),))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from medaction.trainers.tiny import build_tokenizer
-from medaction.trainers.tokenize import IGNORE, TokenStats, pack, tokenize_example, tokenize_rows
+from medaction.trainers.tokens import IGNORE, TokenStats, pack, tokenize_example, tokenize_rows
 
 MSGS = [
     {"role": "system", "content": "You are a diagnostician."},
@@ -54,7 +54,7 @@ def test_truncation_left_keeps_assistant_and_drop_counts(tok) -> None:
     assert tokenize_example(tok, msgs, train_on, max_length=len(full) - first - 1)[2] == "dropped_too_long"
     assert tokenize_example(tok, msgs, train_on, max_length=len(full) - 3, truncation="drop")[2] == "dropped_too_long"
     stats = TokenStats()
-    rows = [{"messages": msgs, "train_on": train_on}] * 2 + [{"messages": msgs[:2] + [msgs[2]], "train_on": [False] * 3}]
+    rows = [{"messages": msgs, "train_on": train_on}] * 2 + [{"messages": msgs, "train_on": [False] * 3}]
     out = tokenize_rows(rows, tok, max_length=len(full) - 3, truncation="left", packing=False, stats=stats)
     assert len(out) == 2 and (stats.left_truncated, stats.no_labels, stats.examples) == (2, 1, 3)
 

@@ -17,7 +17,7 @@ from medaction.trainers.loop import train_loop
 from medaction.trainers.student import load_student
 from medaction.trainers.synthetic import synthetic_shards
 from medaction.trainers.tiny import build_tiny_student
-from medaction.trainers.tokenize import tokenize_rows
+from medaction.trainers.tokens import tokenize_rows
 
 
 TURNS = [
@@ -36,7 +36,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory, ray_session) -> tuple[Path, 
     from medaction.engine.driver import run
 
     root = tmp_path_factory.mktemp("sft")
-    cfg = run_config(None, ["cases.limit=6", "tree.k=2", "tree.free_share=0.0", "policies.0.backend=scripted",
+    cfg = run_config(None, ["cases.limit=6", "tree.k=2", "tree.b=1", "tree.width=1", "tree.free_share=0.0",
+                            "policies.0.backend=scripted",
                             "policies.0.id=scripted", f"policies.0.config.turns={json.dumps(TURNS)}",
                             f"output.dir={root / 'run'}", "engine.progress_bar=false"])
     summary = run(cfg, progress=False)
@@ -118,7 +119,7 @@ def test_cli_plan_and_examples_out(setup, tmp_path: Path, capsys: pytest.Capture
     out = tmp_path / "ex.parquet"
     assert main(["train", str(cfg), "--examples-out", str(out), "--set", "data.format=chat"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["selection"]["selected"] == report["examples"] == 18  # every trajectory: chat format, no free-form in the run
+    assert report["selection"]["selected"] == report["examples"] == 18  # chat: one per trajectory
     assert out.is_file()
     assert main(["train", str(cfg), "--set", "optim.global_batch=7"]) == 2
     assert "global_batch 7 is not a multiple of micro_batch 4" in capsys.readouterr().err
@@ -148,7 +149,8 @@ def test_cli_local_train(setup, tmp_path: Path, capsys: pytest.CaptureFixture[st
     from medaction.cli import main
 
     shards, tiny = setup
-    args = ["train", "configs/train_sft.toml", "--set", f"data.shards=['{shards}']", "--set", "model.loader=hf_dir",
+    config = Path(__file__).resolve().parents[1] / "configs" / "train_sft.toml"
+    args = ["train", str(config), "--set", f"data.shards=['{shards}']", "--set", "model.loader=hf_dir",
             "--set", f"model.path='{tiny}'", "--set", "model.max_length=160", "--set", "optim.max_steps=2",
             "--set", "optim.global_batch=8", "--set", "optim.cpu_threads=1", "--set", f"output.dir='{tmp_path}'"]
     assert main(args) == 0

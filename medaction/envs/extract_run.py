@@ -78,6 +78,8 @@ class ExtractOutputs:
         self.envs_path = Path(envs_path)
         self.failures_path = Path(failures_path) if failures_path else self.envs_path.with_suffix(".failures.jsonl")
         self.done: set[str] = set()
+        if not resume and self.envs_path.exists() and self.envs_path.stat().st_size:
+            raise FileExistsError(f"{self.envs_path} already holds environments; pass --resume or a new output")
         if resume:
             self.done = _read_ids(self.envs_path) | _read_ids(self.failures_path)
         mode = "ab" if resume else "wb"

@@ -145,6 +145,12 @@ class HeuristicPolicy:
                 break
             if normalize(name) not in ordered and name not in picks:
                 picks.append(name)
+        # still short (informative and first-line tests all done): tests touching most of the belief mass
+        for i in np.argsort(-(pos + jitter), kind="stable"):
+            if len(picks) >= c.tests_per_turn:
+                break
+            if allowed[i] and self._vocab_names[i] not in picks:
+                picks.append(self._vocab_names[i])
         return picks
 
     def decide(self, messages: Sequence[Message], seed: int) -> str:
@@ -168,10 +174,11 @@ class HeuristicPolicy:
         )
         turn_no = turn_index(messages) + 1
         confident = bool(findings) and probs[0] >= c.commit_confidence and turn_no >= c.min_turns_before_commit
-        if is_final_turn(messages) or confident:
+        tests = [] if confident else self._choose_tests(rows, probs, record, rng)
+        if is_final_turn(messages) or confident or not tests:
             why = "This is the last turn" if is_final_turn(messages) else "The evidence is sufficient"
-            return render_turn(f"{reasoning} {why}; committing.", differential, final_diagnosis=differential[0].diagnosis)
-        tests = self._choose_tests(rows, probs, record, rng)
+            top = differential[0].diagnosis
+            return render_turn(f"{reasoning} {why}; committing.", differential, final_diagnosis=top)
         pivot = (
             f"Whether the findings fit {differential[0].diagnosis} rather than {differential[1].diagnosis}; "
             f"{tests[0] if tests else 'further testing'} best separates the leading hypotheses."

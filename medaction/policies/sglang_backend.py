@@ -33,7 +33,9 @@ class SGLangPolicy:
             import sglang
             from transformers import AutoTokenizer
         except ImportError as exc:
-            raise PolicyError(f"sglang backend needs the `sglang` extra (pip install 'medaction[sglang]'): {exc}") from None
+            raise PolicyError(
+                f"sglang backend needs the `sglang` extra (pip install 'medaction[sglang]'): {exc}"
+            ) from None
         self.config = config
         self.engine = sglang.Engine(
             model_path=config.model, tp_size=config.tp_size, mem_fraction_static=config.mem_fraction_static,

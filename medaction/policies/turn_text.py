@@ -15,8 +15,7 @@ from medaction.policies.types import Hypothesis, Message
 # Phrases that mean "commit now" in any sane last-turn instruction (ours and MedR-Bench style).
 _FINAL_RE = re.compile(
     r"(final turn|last turn|this is your last|must (now )?(commit|give|provide|state) (a |your |the )?final"
-    r"|no more tests|no further tests|do not order (any )?(more )?tests|give your final diagnosis now"
-    r"|commit to (a|your) (final )?diagnosis)",
+    r"|no more tests|no further tests|do not order (any )?(more )?tests|give your final diagnosis now)",
     re.IGNORECASE,
 )
 _TURN_RE = re.compile(r"\bturn\s+(\d+)\s*(?:of|/)\s*(\d+)", re.IGNORECASE)
@@ -32,14 +31,16 @@ def _instruction(messages: Sequence[Message]) -> str:
 
 
 def is_final_turn(messages: Sequence[Message]) -> bool:
+    """Our prompts state "Turn N of M" and carry FINAL_TURN_MARKER on the last turn; only prompts without a turn
+    count fall back to generic phrases (a follow-up that merely allows committing must not force it)."""
     tail = _instruction(messages)
     marker = _prompt_marker()
     if marker and marker.lower() in tail.lower():
         return True
-    if _FINAL_RE.search(tail):
-        return True
     hit = _TURN_RE.findall(tail)
-    return bool(hit) and int(hit[-1][0]) >= int(hit[-1][1])
+    if hit:
+        return int(hit[-1][0]) >= int(hit[-1][1])
+    return bool(_FINAL_RE.search(tail))
 
 
 def turn_index(messages: Sequence[Message]) -> int:

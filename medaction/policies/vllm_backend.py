@@ -77,7 +77,8 @@ class VLLMPolicy:
         t0 = time.perf_counter()
         final = None
         try:
-            async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), sp, f"{session}-{uuid.uuid4().hex}"):
+            request_id = f"{session}-{uuid.uuid4().hex}"
+            async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), sp, request_id):
                 final = out
         except Exception as exc:  # noqa: BLE001 - engine errors become policy errors; the loop keeps the trajectory
             raise PolicyError(f"vllm: generation failed: {type(exc).__name__}: {exc}") from None

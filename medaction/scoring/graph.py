@@ -145,7 +145,8 @@ class GraphStore:
         tmp.replace(d / "graph.npz")
         pq.write_table(self.nodes, d / "nodes.parquet.tmp")
         (d / "nodes.parquet.tmp").replace(d / "nodes.parquet")
-        meta = {**{k: v for k, v in self.meta.items() if k != "store_dir"}, "name": self.name, "format_version": FORMAT_VERSION, "n_nodes": self.n_nodes,
+        kept = {k: v for k, v in self.meta.items() if k != "store_dir"}  # store_dir is set by load()
+        meta = {**kept, "name": self.name, "format_version": FORMAT_VERSION, "n_nodes": self.n_nodes,
                 "n_edges": self.n_edges, "describe": self.describe()}
         (d / "meta.json.tmp").write_text(json.dumps(meta, indent=1, sort_keys=True))
         (d / "meta.json.tmp").replace(d / "meta.json")

@@ -17,7 +17,7 @@ from medaction.trainers.examples import examples_from_rows, examples_table
 from medaction.trainers.loop import MicroBatches, TrainResult, train_loop
 from medaction.trainers.selection import Selection, plan
 from medaction.trainers.student import load_student
-from medaction.trainers.tokenize import TokenStats, tokenize_rows
+from medaction.trainers.tokens import TokenStats, tokenize_rows
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from medaction.trainers.config import TrainConfig
-from medaction.trainers.tokenize import collate
+from medaction.trainers.tokens import collate
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from medaction.trainers.config import DataConfig, ModelConfig, TrainConfig
 from medaction.trainers.examples import examples_batch
 from medaction.trainers.selection import Selection, plan
 from medaction.trainers.student import load_tokenizer
-from medaction.trainers.tokenize import TOKEN_SCHEMA, tokenize_rows
+from medaction.trainers.tokens import TOKEN_SCHEMA, tokenize_rows
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Writes the small graph fixtures in the exact PrimeKG and ClinGraph layouts (run: python tests/data/kg_make_fixtures.py).
+"""Writes the small graph fixtures in the exact PrimeKG and ClinGraph layouts.
+
+Run: python tests/data/kg_make_fixtures.py
 
 Hand-designed so every hop distance used by tests/test_scoring_*.py can be checked by eye:
 PrimeKG (DTC), from 'type 2 diabetes mellitus' (0): hyperglycemia/INS/metformin 1, type 1 diabetes 2,

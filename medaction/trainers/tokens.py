@@ -44,7 +44,8 @@ class TokenStats(msgspec.Struct, kw_only=True):
         self.label_tokens += n_labels
 
 
-def render_with_spans(tokenizer: Any, messages: list[dict[str, str]], train_on: list[bool]) -> tuple[str, list[tuple[int, int]]]:
+def render_with_spans(tokenizer: Any, messages: list[dict[str, str]],
+                      train_on: list[bool]) -> tuple[str, list[tuple[int, int]]]:
     """The template-rendered text and the character spans of the assistant messages that carry loss."""
     text = tokenizer.apply_chat_template(messages, tokenize=False)
     spans = []
