@@ -21,13 +21,16 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--micro-batch", type=int, default=4)
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="sft-bench-") as d:
+        run(args, Path(d))
 
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     from medaction.trainers.config import load_config
     from medaction.trainers.local import build_examples, train_local
     from medaction.trainers.synthetic import synthetic_shards
     from medaction.trainers.tiny import build_tiny_student
 
-    tmp = Path(tempfile.mkdtemp(prefix="sft-bench-"))
     shards = synthetic_shards(tmp / "shards", n_cases=64, n_turns=3)
     base = [f"data.shards=['{tmp / 'shards'}']", "data.free_share=0.0", f"model.max_length={args.max_length}",
             f"optim.micro_batch={args.micro_batch}", f"optim.global_batch={args.micro_batch * 2}",

@@ -52,3 +52,20 @@ def test_bad_model_dir_is_clear(tmp_path) -> None:
 
     with pytest.raises(PolicyError, match="does not exist"):
         HFPolicy(HFConfig(model=str(tmp_path / "missing")))
+
+
+async def test_lora_adapter_dir_loads(smol, tmp_path) -> None:
+    """A fresh LoRA adapter (B = 0, so a no-op) saved by peft loads through HFConfig.adapter_dir, as the trainer's
+    checkpoints will; greedy output must equal the base model's."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from medaction.policies.hf import default_model_dir
+
+    base = AutoModelForCausalLM.from_pretrained(default_model_dir())
+    get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(tmp_path / "lora")
+    tuned = HFPolicy(HFConfig(adapter_dir=str(tmp_path / "lora")))
+    greedy = SamplingParams(temperature=0.0, max_tokens=5)
+    a = await tuned.complete(MSGS, session="s", seed=0, params=greedy)
+    b = await smol.complete(MSGS, session="s", seed=0, params=greedy)
+    assert a.text == b.text and a.completion_tokens > 0

@@ -11,7 +11,7 @@ import msgspec
 import pytest
 import torch
 
-from medaction.trainers.config import TrainConfig, load_config
+from medaction.trainers.config import DataConfig, TrainConfig, load_config
 from medaction.trainers.local import build_examples, micro_batches
 from medaction.trainers.loop import train_loop
 from medaction.trainers.student import load_student
@@ -43,7 +43,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory, ray_session) -> tuple[Path, 
     summary = run(cfg, progress=False)
     assert summary.rows == 18 and summary.stops == {"final": 18}
     shards = root / "run" / "shards"
-    table, _ = build_examples(TrainConfig().data.__class__(shards=(str(shards),), free_share=None))
+    table, _ = build_examples(DataConfig(shards=(str(shards),), free_share=None))
     assert table.num_rows == 54  # 18 trajectories x 3 kept turns
     texts = [m["content"] for r in table.to_pylist()[:12] for m in r["messages"]]
     return shards, build_tiny_student(root / "tiny", texts)
