@@ -35,6 +35,7 @@ from medaction.engine.summary import RunSummary, table
 from medaction.envs.load import default_cases_path, iter_environments
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
+from medaction.tree.modes import choose_mode
 from medaction.tree.scheduler import TreeScheduler, TreeSpec
 from medaction.tree.seeds import unit_draw
 from medaction.tree.tree import NodeTask, tree_id_for
@@ -111,8 +112,8 @@ class Driver:
             self.oracles.add(env.case_id, env_ref)
             self.cases[env.case_id] = _Case(env_ref=env_ref, open_trees=len(todo))
             for p in todo:
-                free = unit_draw(cfg.seed, env.case_id, p.id, "#mode") < cfg.tree.free_share
-                mode = "free" if free else "structured"
+                # one mode per tree (its roots and branches share it), drawn like every other per-case decision
+                mode = choose_mode(cfg.seed, env.case_id, p.id, 0, cfg.tree.free_share)
                 root = initial_state(env, max_turns=cfg.tree.max_turns, mode=mode)
                 tid = self.sched.add_tree(case_id=env.case_id, policy_id=p.id, root_state=root, lane=p.lane(env.case_id),
                                           mode=mode)

@@ -6,19 +6,13 @@ root line makes the free share hold over a run in expectation without any global
 
 from __future__ import annotations
 
-import hashlib
-
 from medaction.policies.types import Mode
+from medaction.tree.seeds import unit_draw
 
 
 def mode_draw(run_seed: int, case_id: str, policy_id: str, root_index: int) -> float:
-    """A uniform draw in [0, 1) from a length-prefixed hash of the root line's identity."""
-    h = hashlib.blake2b(digest_size=8, person=b"medaction-mode")
-    for part in (str(run_seed), case_id, policy_id, str(root_index)):
-        data = part.encode()
-        h.update(len(data).to_bytes(4, "little"))
-        h.update(data)
-    return int.from_bytes(h.digest(), "little") / 2.0**64
+    """A uniform draw in [0, 1) from the same length-prefixed hash that seeds nodes (one hashing mechanism)."""
+    return unit_draw(run_seed, case_id, policy_id, f"#mode.{root_index}")
 
 
 def choose_mode(run_seed: int, case_id: str, policy_id: str, root_index: int, free_share: float) -> Mode:
