@@ -33,11 +33,11 @@ from medaction.engine.metrics import EngineMetrics
 from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
 from medaction.engine.summary import RunSummary, table
 from medaction.envs.load import default_cases_path, iter_environments
+from medaction.policies.mix import teaches_case
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
 from medaction.tree.modes import choose_mode
 from medaction.tree.scheduler import TreeScheduler, TreeSpec
-from medaction.tree.seeds import unit_draw
 from medaction.tree.tree import NodeTask, tree_id_for
 
 log = logging.getLogger("medaction.engine")
@@ -100,8 +100,7 @@ class Driver:
                 self.exhausted = True
                 return
             self.s.cases_seen += 1
-            pools = [p for p in self.pools if p.cfg.share >= 1.0
-                     or unit_draw(cfg.seed, env.case_id, p.id, "#share") < p.cfg.share]
+            pools = [p for p in self.pools if teaches_case(cfg.seed, env.case_id, p.id, p.cfg.share)]
             todo = [p for p in pools if tree_id_for(env.case_id, p.id) not in self.done]
             self.s.trees_skipped += len(pools) - len(todo)
             if self.bar is not None and len(pools) > len(todo):

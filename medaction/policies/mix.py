@@ -1,56 +1,35 @@
-"""Multi-teacher mixes: a run names several policies with shares; each (case, root) is assigned one teacher.
+"""Multi-teacher mixes: a run names several teachers, each with a share = the fraction of cases it builds trees for.
 
-The assignment is a pure function of (run seed, case id, root index) so a resumed or re-sharded run assigns the same
-teacher to the same root, on any worker, without coordination. Shares are honoured in expectation: each root draws
-u ~ U[0, 1) from a hash and picks the teacher whose cumulative share interval holds u.
+Each (teacher, case) decision is an independent deterministic draw from (run seed, case id, policy id), so a resumed
+or re-sharded run makes the same choice on any worker without coordination, and two teachers with share 1.0 both
+run every case (the paper distils every case with both of its teachers). The engine's admission step calls this.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
-from typing import Any
-
-import msgspec
-
-
-class TeacherSpec(msgspec.Struct, frozen=True, kw_only=True):
-    policy_id: str  # written on every row (e.g. "gpt-mini", "baichuan-m3")
-    backend: str  # registry name (openai_http, vllm, heuristic, ...)
-    config: dict[str, Any] = {}
-    share: float = 1.0
-
-
-class Mix(msgspec.Struct, frozen=True, kw_only=True):
-    teachers: tuple[TeacherSpec, ...]
-
-    def __post_init__(self) -> None:
-        if not self.teachers:
-            raise ValueError("mix: at least one teacher is required")
-        ids = [t.policy_id for t in self.teachers]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"mix: duplicate policy_id in {ids}")
-        bad = [t.policy_id for t in self.teachers if not t.share > 0]
-        if bad:
-            raise ValueError(f"mix: share must be > 0 for {bad}")
-
-    def bounds(self) -> list[float]:
-        """Upper cumulative bounds of the normalised shares (last one is exactly 1)."""
-        total = sum(t.share for t in self.teachers)
-        acc, out = 0.0, []
-        for t in self.teachers:
-            acc += t.share / total
-            out.append(acc)
-        out[-1] = 1.0
-        return out
+from collections.abc import Sequence
 
 
 def unit_hash(*parts: object) -> float:
-    """A stable uniform draw in [0, 1) from the parts (blake2b; Python's hash() is salted per process)."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    """A stable uniform draw in [0, 1) (blake2b, length-prefixed; Python's hash() is salted per process)."""
+    h = hashlib.blake2b(digest_size=8, person=b"medaction-mix")
+    for part in parts:
+        data = str(part).encode()
+        h.update(len(data).to_bytes(4, "little"))
+        h.update(data)
+    return int.from_bytes(h.digest(), "little") / 2.0**64
 
 
-def assign_teacher(run_seed: int, case_id: str, root_index: int, mix: Mix) -> str:
-    u = unit_hash("teacher", run_seed, case_id, root_index)
-    return mix.teachers[bisect.bisect_right(mix.bounds(), u)].policy_id
+def teaches_case(run_seed: int, case_id: str, policy_id: str, share: float) -> bool:
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"teacher {policy_id!r}: share must be in [0, 1], got {share}")
+    return share >= 1.0 or unit_hash("teacher", run_seed, case_id, policy_id) < share
+
+
+def teachers_for_case(run_seed: int, case_id: str, shares: Sequence[tuple[str, float]]) -> list[str]:
+    """The policy ids (in config order) that build a tree for this case."""
+    ids = [pid for pid, _ in shares]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate teacher ids in {ids}")
+    return [pid for pid, share in shares if teaches_case(run_seed, case_id, pid, share)]
