@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from medaction.envs.agreement import agreement
-from medaction.envs.extract import ExtractConfig, ExtractResult
-from medaction.envs.extract_cli import policy_config
-from medaction.envs.extract_run import ExtractOutputs, ReportJob, run_extraction
+from medaction.stage1.extract import ExtractConfig, ExtractResult
+from medaction.stage1.extract_cli import policy_config
+from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.envs.load import iter_environments
 from medaction.policies.base import build
 from medaction.policies.types import SamplingParams

@@ -71,7 +71,7 @@ def test_shared_importers_are_mostly_clean(medrbench_path):
 
 
 def test_extract_check_adapter():
-    from medaction.envs.leakage import check
+    from medaction.stage1.extract import leakage_check as check
 
     problems = check(_env())
     assert [(p.field, p.reason, p.severity) for p in problems] == [

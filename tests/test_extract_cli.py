@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medaction.cli import main
-from medaction.envs.extract_run import read_envs
+from medaction.stage1.extract_run import read_envs
 
 DATA = Path(__file__).parent / "data"
 ANSWER = (DATA / "extract_answer.json").read_text()

@@ -10,13 +10,13 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from medaction.envs.extract import (
+from medaction.stage1.extract import (
     ExtractConfig,
     extract_case,
     extraction_messages,
 )
-from medaction.envs.extract_run import ExtractOutputs, ReportJob, read_envs, run_extraction
-from medaction.envs.extract_schema import ExtractParseError, decode_extraction, find_json_object
+from medaction.stage1.extract_run import ExtractOutputs, ReportJob, read_envs, run_extraction
+from medaction.stage1.extract_schema import ExtractParseError, decode_extraction, find_json_object
 from medaction.envs.types import Environment, TestItem
 from medaction.policies.base import build
 from medaction.policies.types import Completion, Message, SamplingParams
@@ -124,7 +124,7 @@ def test_no_repair_when_disabled_and_empty_report() -> None:
 
 
 def test_leakage_check_error_triggers_repair_with_span() -> None:
-    from medaction.envs.leakage import check
+    from medaction.stage1.extract import leakage_check as check
 
     leaky = json.loads(ANSWER)
     leaky["o1"]["history"] += "; known orbital cellulitis secondary to acute sinusitis with frontal epidural empyema"

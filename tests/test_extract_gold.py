@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from medaction.envs.gold import GoldPolicy, group_tests, meta_alternatives, plan
+from medaction.stage1.gold import GoldPolicy, group_tests, meta_alternatives, plan
 from medaction.envs.types import Environment, TestItem
 from medaction.policies.types import Completion, Message, SamplingParams
 
@@ -48,7 +48,7 @@ def test_plan_groups_in_documented_order_and_narrows() -> None:
 
 
 def test_gold_trajectory_runs_through_the_turn_loop() -> None:
-    from medaction.envs.gold import gold_trajectory
+    from medaction.stage1.gold import gold_trajectory
 
     traj = asyncio.run(gold_trajectory(ENV))
     assert traj.stop == "final" and traj.policy_id == "gold" and traj.tree_id == "gold::g1"
@@ -78,7 +78,7 @@ class _Narrator:
 
 
 def test_narrator_rewrites_reasoning_only() -> None:
-    from medaction.envs.gold import gold_trajectory
+    from medaction.stage1.gold import gold_trajectory
 
     narrator = _Narrator()
     traj = asyncio.run(gold_trajectory(ENV, narrator=narrator))

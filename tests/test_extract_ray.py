@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from medaction.envs.extract_run import ExtractOutputs, ReportJob, read_envs
+from medaction.stage1.extract_run import ExtractOutputs, ReportJob, read_envs
 
 DATA = Path(__file__).parent / "data"
 ANSWER = (DATA / "extract_answer.json").read_text()

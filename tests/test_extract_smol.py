@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from medaction.envs.extract import ExtractConfig, ExtractResult
-from medaction.envs.extract_run import ExtractOutputs, ReportJob, run_extraction
+from medaction.stage1.extract import ExtractConfig, ExtractResult
+from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.policies.base import available, build
 from medaction.policies.types import SamplingParams
 

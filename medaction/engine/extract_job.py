@@ -20,8 +20,8 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from medaction.actors.policy import start_policy_actors
 from medaction.actors.router import NoLiveReplica, Router
-from medaction.envs.extract import Check, ExtractConfig, ExtractResult
-from medaction.envs.extract_run import ExtractOutputs, ReportJob, run_extraction
+from medaction.stage1.extract import Check, ExtractConfig, ExtractResult
+from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.policies.base import PolicyError
 from medaction.policies.types import Completion, Message, SamplingParams
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from medaction.actors.writer import ShardWriterImpl
-from medaction.envs.gold import GOLD_POLICY_ID, gold_trajectory
+from medaction.stage1.gold import GOLD_POLICY_ID, gold_trajectory
 from medaction.envs.types import Environment
 from medaction.policies.base import Policy
 from medaction.scoring.base import Scorer

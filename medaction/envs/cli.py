@@ -11,7 +11,7 @@ SUBCOMMANDS = (
     "medaction.envs.cli_show",
     "medaction.envs.cli_stats",
     "medaction.envs.cli_overlap",
-    "medaction.envs.extract_cli",
+    "medaction.stage1.extract_cli",
 )
 
 

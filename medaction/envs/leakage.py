@@ -140,16 +140,3 @@ def merge_duplicate_tests(tests: Sequence[TestItem]) -> tuple[TestItem, ...]:
         aliases = tuple(dict.fromkeys(m.aliases + t.aliases))
         merged[key] = TestItem(name=m.name, category=m.category, result=result, aliases=aliases)
     return tuple(merged.values())
-
-
-def check(env: Environment) -> list[object]:
-    """`extract.Check` adapter: findings as extraction `Problem`s (leaks and empty fields are errors)."""
-    from medaction.envs.extract import Problem  # imported here: leakage itself needs no policy machinery
-
-    out = []
-    for f in check_environment(env):
-        field = "initial_observation" if f.kind.endswith("_in_o1") else ("diagnosis" if "diagnosis" in f.kind
-                                                                          else f"tests[{f.item}]")
-        severity = "warning" if f.kind == "duplicate_test" else "error"
-        out.append(Problem(field=field, reason=f"{f.kind}: {f.item}", severity=severity, span=f.text))
-    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -77,7 +78,13 @@ def default_model_dir() -> Path:
         tmp = target.with_name(f"{target.name}.tmp{os.getpid()}")
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:
+            # another process finished the same conversion first: theirs is complete (rename is atomic), use it
+            if not (target / "config.json").exists():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
         log.info("converted %s -> %s in %.1fs", gguf.name, target, time.perf_counter() - t0)
     return target
 

@@ -14,9 +14,9 @@ from typing import Literal
 
 import msgspec
 
-from medaction.envs.extract_prompt import EXTRACT_PROMPT_VERSION, build_messages, repair_messages
-from medaction.envs.extract_schema import ExtractParseError, Extraction, decode_extraction
-from medaction.envs.leakage import merge_duplicate_tests
+from medaction.stage1.extract_prompt import EXTRACT_PROMPT_VERSION, build_messages, repair_messages
+from medaction.stage1.extract_schema import ExtractParseError, Extraction, decode_extraction
+from medaction.envs.leakage import check_environment, merge_duplicate_tests
 from medaction.envs.types import Environment, TestItem
 from medaction.policies.base import Policy
 from medaction.policies.types import Message, SamplingParams
@@ -190,3 +190,15 @@ def _attempt(
 def extraction_messages(report_text: str, cfg: ExtractConfig = ExtractConfig()) -> tuple[Message, ...]:
     """The exact first prompt for a report (for inspection and for servers that want to batch)."""
     return build_messages(report_text, max_chars=cfg.max_report_chars)[0]
+
+
+def leakage_check(env: Environment) -> list[Problem]:
+    """The envs leakage check as a `Check`: o1 must not reveal menu results or the diagnosis (errors); duplicate
+    tests are warnings."""
+    out = []
+    for f in check_environment(env):
+        field = "initial_observation" if f.kind.endswith("_in_o1") else ("diagnosis" if "diagnosis" in f.kind
+                                                                          else f"tests[{f.item}]")
+        severity: Severity = "warning" if f.kind == "duplicate_test" else "error"
+        out.append(Problem(field=field, reason=f"{f.kind}: {f.item}", severity=severity, span=f.text))
+    return out

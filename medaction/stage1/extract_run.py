@@ -15,7 +15,7 @@ from typing import IO
 
 import msgspec
 
-from medaction.envs.extract import Check, ExtractConfig, ExtractResult, Problem, extract_case
+from medaction.stage1.extract import Check, ExtractConfig, ExtractResult, Problem, extract_case
 from medaction.envs.types import Environment
 from medaction.policies.base import Policy
 

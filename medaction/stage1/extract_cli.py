@@ -21,8 +21,8 @@ from typing import Any
 import msgspec
 
 from medaction.envs.errors import RejectLog
-from medaction.envs.extract import Check, ExtractConfig
-from medaction.envs.extract_run import ExtractOutputs, ReportJob, run_extraction
+from medaction.stage1.extract import Check, ExtractConfig
+from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.policies.types import SamplingParams
 
 
@@ -59,9 +59,9 @@ def report_jobs(paths: Sequence[str], fmt: str | None, rejects: RejectLog | None
 
 def default_checks() -> list[Check]:
     """The leakage check of envs/leakage.py (o1 must not reveal menu results or the diagnosis)."""
-    from medaction.envs import leakage
+    from medaction.stage1.extract import leakage_check
 
-    return [leakage.check]
+    return [leakage_check]
 
 
 def _extract(args: argparse.Namespace) -> int:
