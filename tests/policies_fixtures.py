@@ -39,13 +39,15 @@ def serve_apps(ray_session) -> Iterator[dict[str, str]]:
         port = free_port()
         sim = {"time_scale": 0.0}
         apps = {
-            "clean": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-clean",
+            # num_cpus=0: the session Ray has 2 CPUs and these apps outlive this module; reserving CPU here
+            # starves the Ray Train / Ray Data tests that run later in the same session.
+            "clean": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0, app_name="t-clean",
                                  route_prefix="/clean", model_name="sim-clean"),
-            "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-faulty",
+            "faulty": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0, app_name="t-faulty",
                                   route_prefix="/faulty",
                                   faults=FaultSpec(share_429=0.2, share_500=0.15, share_stall=0.1, stall_s=1.5,
                                                    seed=3)),
-            "down": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0.1, app_name="t-down",
+            "down": ServeConfig(backend="sim", policy_config=sim, port=port, num_cpus=0, app_name="t-down",
                                 route_prefix="/down", faults=FaultSpec(share_500=1.0)),
         }
         _STATE["urls"] = {k: start(cfg) for k, cfg in apps.items()}
