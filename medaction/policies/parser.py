@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import NamedTuple
 
 from medaction.policies.parser_fields import FieldResult, fields_from_object, is_turn_object, split_items
 from medaction.policies.parser_repair import loads_lenient
@@ -73,10 +75,24 @@ def _candidates(s: str) -> list[tuple[int, int, bool]]:
     return cands[:MAX_CANDIDATES]
 
 
-def _find_json(s: str) -> tuple[int, dict, bool] | None:
-    """(start, object, repaired) of the last JSON object with turn keys, or None."""
+class JsonHit(NamedTuple):
+    start: int
+    obj: dict
+    repaired: bool  # needed lenient repair (quotes, commas, literals, closing a truncated object)
+    truncated: bool  # the object was still open at the end of the text
+
+
+def find_json_object(
+    s: str, select: Callable[[dict], dict | None] = lambda o: o, *, allow_truncated: bool = True
+) -> JsonHit | None:
+    """The last JSON object in `s` (fenced or not) that `select` accepts, with bounded work on hostile input.
+
+    Shared by the turn parser and Stage-1 extraction: one reader of JSON in untrusted model output.
+    """
     budget = REPAIR_BUDGET
     for start, end, truncated in _candidates(s):
+        if truncated and not allow_truncated:
+            continue
         chunk = s[start:end]
         obj: object = None
         repaired = False
@@ -90,10 +106,21 @@ def _find_json(s: str) -> tuple[int, dict, bool] | None:
             obj = loads_lenient(chunk)
             repaired = True
         if isinstance(obj, dict):
-            found = _turn_dict(obj)
+            found = select(obj)
             if found is not None:
-                return start, found, repaired
+                return JsonHit(start, found, repaired, truncated)
     return None
+
+
+def has_open_object(s: str) -> bool:
+    """True when a `{` is still open at the end of `s` (an answer cut short by the token limit)."""
+    return bool(_brace_spans(s)[1])
+
+
+def _find_json(s: str) -> tuple[int, dict, bool] | None:
+    """(start, object, repaired) of the last JSON object with turn keys, or None."""
+    hit = find_json_object(s, _turn_dict)
+    return None if hit is None else (hit.start, hit.obj, hit.repaired)
 
 
 def _turn_dict(obj: dict) -> dict | None:

@@ -1,15 +1,14 @@
 """The JSON an extraction LLM must return, and a tolerant reader for it (model output is untrusted input).
 
-The reader finds the first JSON object anywhere in the text (inside ```json fences or prose), decodes it with
+The reader finds the last complete JSON object anywhere in the text (inside ```json fences or prose), decodes it with
 msgspec into `Extraction`, and raises `ExtractParseError` with a reason a human (and the repair prompt) can act on.
 """
 
 from __future__ import annotations
 
-import json
-import re
-
 import msgspec
+
+from medaction.policies import parser
 
 
 class ExtractedO1(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,29 +41,17 @@ class ExtractParseError(ValueError):
         super().__init__(reason)
 
 
-_FENCE_RE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
-_DECODER = json.JSONDecoder()
-
-
 def find_json_object(text: str) -> dict[str, object]:
-    """The first JSON object in `text`: fenced blocks first, then any `{` that starts a decodable object.
+    """The last complete JSON object in `text` (fenced or in prose), read by the turn parser's bounded reader.
 
-    A fenced block cut short by the token limit has no closing fence; the scan over raw `{` positions still sees it
-    and reports it as undecodable rather than silently returning an inner fragment.
+    An object still open at the end (cut short by the token limit) is refused, not silently closed: an extraction
+    missing its tail would drop tests or the diagnosis without anyone noticing.
     """
-    candidates = [m.group(1) for m in _FENCE_RE.finditer(text)] + [text]
-    first_error = ""
-    for chunk in candidates:
-        for start in (i for i, ch in enumerate(chunk) if ch == "{"):
-            try:
-                obj, _ = _DECODER.raw_decode(chunk, start)
-            except json.JSONDecodeError as exc:
-                first_error = first_error or f"invalid JSON at char {start}: {exc.msg}"
-                continue
-            if isinstance(obj, dict):
-                return obj
-    if first_error:
-        raise ExtractParseError(f"no complete JSON object ({first_error}; output cut short?)")
+    hit = parser.find_json_object(text[-parser.MAX_SCAN :], allow_truncated=False)
+    if hit is not None:
+        return hit.obj
+    if parser.has_open_object(text[-parser.MAX_SCAN :]):
+        raise ExtractParseError("no complete JSON object (an object is still open at the end; output cut short?)")
     raise ExtractParseError("no JSON object found in the output")
 
 
