@@ -32,7 +32,6 @@ from medaction.policies.sim import SimConfig  # noqa: E402
 from medaction.policies.types import SamplingParams  # noqa: E402
 from medaction.tree.loop import initial_state, make_node, oracle_answer, run_turn  # noqa: E402
 from medaction.tree.scheduler import TreeScheduler, TreeSpec  # noqa: E402
-from medaction.tree.types import Trajectory  # noqa: E402
 
 REPLICAS, PER_REPLICA = 4, 32  # capacity = the sim server's concurrency per replica x replicas
 # The driver keeps a few more requests than that in flight per replica, so a short server-side queue hides the

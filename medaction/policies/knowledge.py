@@ -21,6 +21,7 @@ from pathlib import Path
 
 import msgspec
 import numpy as np
+from medaction.cache import cache_root
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def load_vocabulary() -> tuple[VocabTest, ...]:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("MEDACTION_CACHE", Path.home() / ".cache" / "medaction"))
+    return cache_root()
 
 
 def _cache_path(vocab: tuple[VocabTest, ...]) -> Path:

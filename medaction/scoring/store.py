@@ -6,16 +6,15 @@ a store directory written by `medaction kg build`. The cache dir is $MEDACTION_C
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 
+from medaction.cache import cache_root
 from medaction.scoring.graph import GraphError, GraphNotFound, GraphStore
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("MEDACTION_CACHE") or str(Path.home() / ".cache" / "medaction")
-    return Path(root) / "kg"
+    return cache_root() / "kg"
 
 
 def hpo_store(rebuild: bool = False) -> GraphStore:
