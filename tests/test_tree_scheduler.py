@@ -11,7 +11,7 @@ from medaction.policies.types import Hypothesis, Turn
 from medaction.tree.branching import MaxEntropy, UniformDepth, build_strategy, differential_entropy
 from medaction.tree.scheduler import TreeScheduler, TreeSpec
 from medaction.tree.seeds import node_seed
-from medaction.tree.tree import NodeTask
+from medaction.tree.tree import NodeTask, tree_id_for
 from medaction.tree.types import Node
 
 
@@ -210,3 +210,21 @@ def test_failed_call_ends_line_at_parent_with_stop_reason() -> None:
         s2.add_tree(case_id="c", policy_id="p", root_state=0)
         t, st = s2.pop()
         s2.complete(t, None, st, None)
+
+
+def test_critical_priority_runs_shallow_nodes_first_and_switches_back() -> None:
+    """Once no trees arrive any more, `critical` pops the longest remaining chains (shallowest nodes) first."""
+    s: TreeScheduler = TreeScheduler(run_seed=0, spec=TreeSpec(k=1, b=0, max_turns=8))
+    s.add_tree(case_id="old", policy_id="p", root_state="s0")
+    task, _ = s.pop()
+    s.complete(task, _node(task), "s1", None)  # old tree: its depth-2 node is queued
+    s.add_tree(case_id="new", policy_id="p", root_state="s0")  # new tree: a depth-1 root
+    s.set_priority("critical")
+    first, _ = s.pop()
+    assert (first.depth, first.tree_id) == (1, tree_id_for("new", "p"))
+    s.requeue(first, "s0")
+    s.set_priority("deep")
+    first, _ = s.pop()
+    assert first.depth == 2
+    with pytest.raises(ValueError, match="priority"):
+        s.set_priority("shallow")

@@ -74,6 +74,7 @@ class EngineConfig(_Cfg):
     health_every_s: float = 2.0
     progress_bar: bool = True  # tqdm when stderr is a TTY
     steal_tail: bool = True  # once no cases are left, idle replicas take queued nodes of busier ones
+    tail_priority: str = "critical"  # once no cases are left: critical (shallower first; shorter makespan) | deep
 
 
 class RunConfig(_Cfg):
@@ -95,6 +96,8 @@ class RunConfig(_Cfg):
                 raise ValueError(f"policies[{p.id}]: need replicas >= 1, max_concurrency >= 1, 0 <= share <= 1")
         if not 0.0 <= self.tree.free_share <= 1.0:
             raise ValueError("tree.free_share must be in [0, 1]")
+        if self.engine.tail_priority not in ("critical", "deep"):
+            raise ValueError(f"engine.tail_priority must be 'critical' or 'deep', got {self.engine.tail_priority!r}")
 
 
 def _parse_value(raw: str) -> Any:

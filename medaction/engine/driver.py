@@ -98,6 +98,9 @@ class Driver:
             env = next(self.envs, None)
             if env is None:
                 self.exhausted = True
+                # No tree will arrive any more: run the longest remaining chains first so the last-admitted trees
+                # overlap with the draining ones instead of running alone in the tail.
+                self.sched.set_priority(cfg.engine.tail_priority)
                 return
             self.s.cases_seen += 1
             pools = [p for p in self.pools if teaches_case(cfg.seed, env.case_id, p.id, p.cfg.share)]

@@ -1,7 +1,9 @@
 """TreeScheduler: pure logic deciding what runs next across every active tree (no Ray, no I/O, no clock).
 
 One continuous priority queue per lane (a lane is whatever the caller routes by, e.g. a policy replica): deeper
-nodes first (bounds memory and the tail), then older trees, then node id. There is no barrier per turn or per
+nodes first (bounds memory and finishes trees early so rows stream out), then older trees, then node id. Once no
+new trees will arrive, the caller may switch to `critical` priority: shallower nodes first, i.e. the longest
+remaining chain first, so the trees admitted last do not run their whole chain alone in the tail (makespan). There is no barrier per turn or per
 tree: a node's child is queued the moment it completes, and a branch the moment its launch node completes (eager
 strategies) or the moment the last root line finishes (strategies that need every candidate).
 
@@ -82,6 +84,7 @@ class TreeScheduler(Generic[S]):
         self._tie = itertools.count()
         self._seq = itertools.count()
         self._running: dict[tuple[str, str], NodeTask] = {}
+        self._priority = "deep"
 
     # ---- admission -----------------------------------------------------------------------------------------
     def add_tree(self, *, case_id: str, policy_id: str, root_state: S, lane: Lane = 0, mode: str = "structured") -> str:
@@ -102,6 +105,17 @@ class TreeScheduler(Generic[S]):
         return tid
 
     # ---- dispatch ------------------------------------------------------------------------------------------
+    def set_priority(self, priority: str) -> None:
+        """`deep` (default: deeper first) or `critical` (shallower first = longest remaining chain first)."""
+        if priority not in ("deep", "critical"):
+            raise ValueError(f"priority must be 'deep' or 'critical', got {priority!r}")
+        if priority == self._priority:
+            return
+        self._priority = priority
+        for lane, heap in self._heaps.items():
+            self._heaps[lane] = [(self._key(self._trees[t.tree_id], t), tie, t, st) for _, tie, t, st in heap]
+            heapq.heapify(self._heaps[lane])
+
     def pop(self, lane: Lane = 0) -> tuple[NodeTask, S] | None:
         heap = self._heaps.get(lane)
         if not heap:
@@ -189,9 +203,12 @@ class TreeScheduler(Generic[S]):
     def _rng(self, tree: _Tree[S], salt: str) -> random.Random:
         return random.Random(node_seed(self.run_seed, tree.case_id, tree.policy_id, salt))
 
+    def _key(self, tree: _Tree[S], task: NodeTask) -> tuple[int, int, str]:
+        depth = -task.depth if self._priority == "deep" else task.depth
+        return (depth, tree.seq, task.node_id)
+
     def _push(self, tree: _Tree[S], task: NodeTask, state: S) -> None:
-        key = (-task.depth, tree.seq, task.node_id)
-        heapq.heappush(self._heaps.setdefault(tree.lane, []), (key, next(self._tie), task, state))
+        heapq.heappush(self._heaps.setdefault(tree.lane, []), (self._key(tree, task), next(self._tie), task, state))
 
     def _push_line(self, tree: _Tree[S], line: str, *, parent: str | None, depth: int, state: S,
                    step: int | None = None) -> None:
