@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from medaction.policies.base import PolicyError, register
+from medaction.policies.chat_ids import prompt_ids
 from medaction.policies.knowledge import cache_dir
 from medaction.policies.types import Completion, Message, SamplingParams
 
@@ -131,14 +132,7 @@ class HFPolicy:
         return f"HFPolicy(model={self.config.model or 'smollm2-135m-instruct'!r}, device={self.device!r})"
 
     def encode(self, messages: Sequence[Message]) -> list[int]:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        if self.tokenizer.chat_template:
-            ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
-            ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
-        else:  # a bare LM: plain transcript
-            text = "".join(f"{m.role}: {m.content}\n" for m in messages) + "assistant: "
-            ids = self.tokenizer(text)["input_ids"]
-        return list(ids)[-self.config.max_prompt_tokens :]
+        return prompt_ids(self.tokenizer, messages)[-self.config.max_prompt_tokens :]
 
     async def complete(
         self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams

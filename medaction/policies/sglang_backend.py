@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from medaction.policies.base import PolicyError, register
+from medaction.policies.chat_ids import prompt_ids
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -52,9 +53,7 @@ class SGLangPolicy:
     async def complete(
         self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
     ) -> Completion:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
-        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        ids = prompt_ids(self.tokenizer, messages)
         sp: dict[str, Any] = {
             "temperature": params.temperature, "top_p": params.top_p, "max_new_tokens": params.max_tokens,
             "sampling_seed": int(seed) & 0x7FFF_FFFF,

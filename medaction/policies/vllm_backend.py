@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from medaction.policies.base import PolicyError, register
+from medaction.policies.chat_ids import prompt_ids
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -66,9 +67,7 @@ class VLLMPolicy:
         from vllm import TokensPrompt
         from vllm.sampling_params import RequestOutputKind
 
-        chat = [{"role": m.role, "content": m.content} for m in messages]
-        ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
-        ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+        ids = prompt_ids(self.tokenizer, messages)
         sp = VSamplingParams(
             temperature=params.temperature, top_p=params.top_p, max_tokens=params.max_tokens,
             stop=list(params.stop) or None, seed=int(seed) & 0x7FFF_FFFF,
