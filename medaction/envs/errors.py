@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import msgspec
 
@@ -69,3 +70,18 @@ class RejectLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+T = TypeVar("T")
+
+
+def good_records(items: Iterable[T | RecordError], *, strict: bool, rejects: RejectLog | None) -> Iterator[T]:
+    """Yield the good records; a bad one raises under `strict`, else is logged to `rejects` and skipped."""
+    for item in items:
+        if isinstance(item, RecordError):
+            if strict:
+                raise item
+            if rejects is not None:
+                rejects.add(item)
+            continue
+        yield item

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from medaction.envs import agentclinic, canonical, medrbench
-from medaction.envs.errors import RecordError, RejectLog
+from medaction.envs.errors import RecordError, RejectLog, good_records
 from medaction.envs.types import Environment
 
 SOURCES = ("agentclinic", "medrbench", "jsonl")
@@ -128,14 +128,7 @@ def iter_environments(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    for item in READERS[source](path):
-        if isinstance(item, RecordError):
-            if strict:
-                raise item
-            if rejects is not None:
-                rejects.add(item)
-            continue
-        yield item
+    yield from good_records(READERS[source](path), strict=strict, rejects=rejects)
 
 
 def write_jsonl(envs: Iterable[Environment], path: str | Path) -> int:

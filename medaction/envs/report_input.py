@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from medaction.envs.errors import RecordError, RejectLog
+from medaction.envs.errors import RecordError, RejectLog, good_records
 
 TEXT_SUFFIXES = frozenset({".txt", ".text", ".md"})
 XML_SUFFIXES = frozenset({".xml", ".nxml", ".jats"})
@@ -194,11 +194,4 @@ def iter_reports(paths: Iterable[str | Path], *, fmt: str | None = None, strict:
                     items = [read_report(f, fmt=fmt)]
                 except RecordError as err:
                     items = [err]
-            for item in items:
-                if isinstance(item, RecordError):
-                    if strict:
-                        raise item
-                    if rejects is not None:
-                        rejects.add(item)
-                    continue
-                yield item
+            yield from good_records(items, strict=strict, rejects=rejects)
