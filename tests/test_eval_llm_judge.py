@@ -6,24 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from http_fixtures import ChatHandler, serve
 
 from medaction.envs.types import TestItem
 from medaction.eval.judges.base import build_judge
 
 
-class _JudgeModel(BaseHTTPRequestHandler):
+class _JudgeModel(ChatHandler):
     """Answers like a judge model: reasoning first, then the verdict; garbage for requests containing 'GARBLE'."""
 
-    def log_message(self, *args: object) -> None:  # keep test output quiet
-        pass
-
     def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         prompt = body["messages"][-1]["content"]
         if "GARBLE" in prompt:
             text = "<think>hmm</think> I am not sure what you mean."
@@ -37,24 +33,14 @@ class _JudgeModel(BaseHTTPRequestHandler):
             items = re.findall(r"^(\d+)\. (.*)$", prompt, re.M)
             hits = [int(n) for n, name in items if name.lower().split()[0] in request] + [99]  # 99: invented
             text = "Looking at the list...\n" + json.dumps({"covered": hits})
-        out = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
-        data = json.dumps(out).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json({"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
 
 
 @pytest.fixture()
 def judge_server() -> Iterator[str]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _JudgeModel)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    with serve(_JudgeModel) as url:
+        yield url
 
 
 def test_llm_judge_over_http(judge_server: str) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from http_fixtures import ChatHandler, serve
 
 from medaction.stage1.extract_run import ExtractOutputs, ReportJob, read_envs
 
@@ -17,39 +17,27 @@ ANSWER = (DATA / "extract_answer.json").read_text()
 REPORT = (DATA / "extract_report.txt").read_text()
 
 
-class _Extractor(BaseHTTPRequestHandler):
+class _Extractor(ChatHandler):
     """Answers the extraction for every case except "bad-*" (prose without JSON); counts requests per case."""
 
     seen: dict[str, int] = {}
     lock = threading.Lock()
 
     def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         case = body["user"]
         with self.lock:
             self.seen[case] = self.seen.get(case, 0) + 1
         text = "I would rather not." if case.startswith("bad") else f"```json\n{ANSWER}\n```"
-        out = json.dumps({"choices": [{"message": {"content": text}}],
-                          "usage": {"prompt_tokens": 11, "completion_tokens": 7}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_json({"choices": [{"message": {"content": text}}],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 7}})
 
 
 @pytest.fixture()
 def server() -> Iterator[str]:
     _Extractor.seen = {}
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Extractor)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    with serve(_Extractor) as url:
+        yield url
 
 
 def test_ray_job_extracts_reports_failures_and_resumes(ray_session, server: str, tmp_path: Path) -> None:

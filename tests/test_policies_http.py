@@ -4,63 +4,47 @@ on Ray Serve with injected 429/500/stall faults (every request answered or repor
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from http_fixtures import ChatHandler, serve
+from policies_fixtures import free_port, serve_apps  # noqa: F401 - session fixture
 
 from medaction.policies.base import PolicyError, build
 from medaction.policies.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
 from medaction.policies.types import Completion, Message, SamplingParams
-from policies_fixtures import free_port, serve_apps  # noqa: F401 - session fixture
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"
 MSGS = (Message("system", "You are a careful physician."), Message("user", "A 45-year-old man with chest pain."))
 PARAMS = SamplingParams(temperature=0.3, top_p=0.9, max_tokens=64)
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(ChatHandler):
     """Answers OpenAI-style; the first `fail_first` requests get 429 then 500 alternately; records every request."""
 
     seen: list[tuple[dict[str, str], dict]] = []
     fail_first = 0
 
     def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         type(self).seen.append((dict(self.headers), body))
         n = len(type(self).seen)
         if n <= type(self).fail_first:
-            self.send_response(429 if n % 2 else 500)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.send_empty(429 if n % 2 else 500)
             return
-        out = json.dumps({
+        self.send_json({
             "choices": [{"message": {"role": "assistant", "content": f"echo seed={body.get('seed')}"}}],
             "usage": {"prompt_tokens": 17, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 16}},
-        }).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        })
 
 
 @pytest.fixture()
 def recorder() -> Iterator[tuple[str, type[_Recorder]]]:
     handler = type("Rec", (_Recorder,), {"seen": [], "fail_first": 0})
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    th = threading.Thread(target=srv.serve_forever, daemon=True)
-    th.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1", handler
-    srv.shutdown()
-    srv.server_close()
+    with serve(handler) as url:
+        yield url, handler
 
 
 async def test_request_fields_usage_and_retry(recorder, monkeypatch) -> None:
