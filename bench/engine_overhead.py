@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cases import many_cases, write_cases  # noqa: E402
+from _ray import start_local_ray  # noqa: E402
 
 from medaction.engine.config import load_config  # noqa: E402
 from medaction.envs.oracle import Oracle  # noqa: E402
@@ -93,10 +93,6 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=3)
     ap.add_argument("--max-turns", type=int, default=8)
     a = ap.parse_args()
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    # Ray nices its workers to 15; on a shared box that measures the neighbours, not the engine.
-    os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     from medaction.engine.driver import run
@@ -112,7 +108,7 @@ def main() -> None:
         "oracle.actors=2", "output.rows_per_shard=5000", "engine.progress_every_s=15",
     ]
     cfg = load_config(None, sets)
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    start_local_ray(num_cpus=4)
     s = run(cfg, out_dir=tmp / "out", progress=False)
     ray.shutdown()
     capacity = REPLICAS * PER_REPLICA

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -20,11 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 def child(n: int, tmp: Path) -> None:
     from _cases import write_cases
+    from _ray import start_local_ray
 
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    # Ray nices its workers to 15; on a shared box that measures the neighbours, not the engine.
-    os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     from medaction.engine.config import load_config
@@ -35,7 +31,7 @@ def child(n: int, tmp: Path) -> None:
             "tree.free_share=0.0", "policies.0.id=sim", "policies.0.backend=sim", "policies.0.replicas=2",
             "policies.0.max_concurrency=32", "policies.0.config.time_scale=0.0", "oracle.actors=2",
             "output.rows_per_shard=2000", "engine.progress_every_s=30"]
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    start_local_ray(num_cpus=2)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     s = run(load_config(None, sets), out_dir=tmp / f"out-{n}", progress=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

@@ -11,7 +11,6 @@ not depend on the replay order (each distinct block misses exactly once).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _cases import write_cases  # noqa: E402
+from _ray import start_local_ray  # noqa: E402
 
 from medaction.engine.config import load_config  # noqa: E402
 from medaction.policies.sim import _WORD_RE, PrefixCache, SimConfig  # noqa: E402
@@ -47,17 +47,13 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=200)
     ap.add_argument("--time-scale", type=float, default=0.02)
     a = ap.parse_args()
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    # Ray nices its workers to 15; on a shared box that measures the neighbours, not the engine.
-    os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     from medaction.engine.driver import run
 
     tmp = Path(tempfile.mkdtemp(prefix="medaction-prefix-"))
     cases = write_cases(a.trees, tmp / "cases.jsonl")
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    start_local_ray(num_cpus=4)
     ratios = {}
     for routing in ("shared", "sticky"):
         sets = ["cases.source=jsonl", f'cases.path="{cases}"', "tree.free_share=0.0", "policies.0.id=sim",
