@@ -100,3 +100,18 @@ async def test_full_rollouts_through_loop(policy) -> None:
         stops.append(traj.stop)
     assert set(stops) <= {"final", "max_turns"}
     assert "final" in stops
+
+
+def test_own_past_reasoning_is_not_read_as_evidence() -> None:
+    """The prompt's reasoning section (the policy's own words) is cut out; o1 and the test record stay."""
+    from medaction.policies.heuristic import evidence_text
+
+    reply = OracleReply(request="Chest X-ray", matched=("Chest X-ray",), result="bilateral infiltrates",
+                        available=True)
+    msgs = build_context(o1="Fever and cough for three days.", record=[(1, reply)],
+                         reasoning=["MY-OWN-REASONING suspects pulmonary embolism"], turn=2, max_turns=8,
+                         mode="structured")
+    evidence, record = evidence_text(msgs)
+    assert "MY-OWN-REASONING" not in evidence and "pulmonary embolism" not in evidence
+    assert "Fever and cough" in evidence and "bilateral infiltrates" in evidence
+    assert "bilateral infiltrates" in record and "Fever and cough" not in record

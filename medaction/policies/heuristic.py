@@ -20,15 +20,13 @@ import numpy as np
 
 from medaction.policies.base import register
 from medaction.policies.knowledge import HpoIndex, get_index, normalize
+from medaction.policies.prompts import templates
 from medaction.policies.turn_text import approx_tokens, is_final_turn, render_turn, turn_index
 from medaction.policies.types import Completion, Hypothesis, Message, SamplingParams
 
 _NEGATION = frozenset({"no", "not", "denies", "denied", "deny", "without", "negative", "absent", "absence", "none"})
 _SENTENCE_RE = re.compile(r"[.;:\n!?]+")
 _GENERAL_TESTS = ("Complete blood count", "Basic metabolic panel", "Urinalysis", "Chest X-ray", "Electrocardiogram")
-_REASONING_HEADER = "## Your reasoning in the last turns"
-_TASK_HEADER = "## Task"
-_RECORD_HEADER = "## Tests ordered so far and their results"
 _POOL = 40  # ranked diseases kept before merging same-named entries
 
 
@@ -49,19 +47,23 @@ class Finding(msgspec.Struct, frozen=True):
 
 
 def evidence_text(messages: Sequence[Message]) -> tuple[str, str]:
-    """(evidence, record) from the user messages; the policy's own past reasoning is left out (no feedback)."""
+    """(evidence, record) from the user messages; the policy's own past reasoning is left out (no feedback).
+
+    Section headers come from the prompt templates, so a template change cannot silently turn the policy's own
+    reasoning into evidence."""
+    sec = templates().sections
     parts = []
     for m in messages:
         if m.role != "user":
             continue
         text = m.content
-        a = text.find(_REASONING_HEADER)
+        a = text.find(sec.reasoning)
         if a >= 0:
-            b = text.find(_TASK_HEADER, a)
+            b = text.find(sec.task, a)
             text = text[:a] + (text[b:] if b >= 0 else "")
         parts.append(text)
     evidence = "\n".join(parts)
-    r = evidence.find(_RECORD_HEADER)
+    r = evidence.find(sec.record)
     record = evidence[r:] if r >= 0 else ""
     return evidence, record
 
