@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import msgspec
@@ -45,6 +46,25 @@ def _wait_http(port: int, deadline: float) -> None:
     raise TimeoutError(f"dashboard on {port} did not come up")
 
 
+def _scrape_until(port: int, needle: str, job: subprocess.Popen, deadline: float) -> str:
+    """Polls the metrics endpoint while the job runs and for a while after (metrics are pushed every few s)."""
+    text, ended = "", None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            text = ""
+        if needle in text:
+            return text
+        if job.poll() is not None:
+            ended = ended or time.time()
+            if time.time() - ended > 30:
+                break
+        time.sleep(1.0)
+    return text
+
+
 @pytest.mark.slow
 def test_ray_job_submit_demo_job(tmp_path) -> None:
     gcs, dash, client, nm, om, agent, agent_grpc, metrics, rtenv = _free_ports(9)
@@ -68,10 +88,13 @@ def test_ray_job_submit_demo_job(tmp_path) -> None:
                "--", "python", "-m", "medaction", "run", "configs/demo.toml", "--out", str(out), "--no-progress",
                "--set", "cases.limit=3", "--set", "tree.k=2", "--set", "tree.max_turns=3",
                "--set", "policies.0.replicas=1", "--set", "scoring.name=identity"]
-        job = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=240)
-        log = job.stdout + job.stderr
+        job = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # The engine's ray.util.metrics reach the node's Prometheus endpoint (what Grafana / the dashboard read).
+        exported = _scrape_until(metrics, "medaction_nodes_done", job, time.time() + 240)
+        log = job.communicate(timeout=240)[0]
         assert job.returncode == 0, log[-3000:]
         assert "succeeded" in log.lower(), log[-3000:]
+        assert "medaction_nodes_done" in exported and "medaction_trees_done" in exported, exported[-2000:]
     finally:
         os.killpg(head.pid, signal.SIGTERM)  # `--block` tears down the processes it started
         try:
