@@ -70,8 +70,7 @@ def simulate(policy: str, instance: int, *, trees: int = 1000, k: int = 3, max_t
             while sent[r] < in_flight:
                 item = sched.pop(r)
                 if item is None and exhausted and steal:
-                    victim = max((v for v in range(replicas) if v != r), key=sched.queued)
-                    item = sched.pop(victim) if sched.queued(victim) >= 2 else None
+                    item = sched.steal(r, range(replicas))
                 if item is None:
                     break
                 sent[r] += 1

@@ -228,3 +228,18 @@ def test_critical_priority_runs_shallow_nodes_first_and_switches_back() -> None:
     assert first.depth == 2
     with pytest.raises(ValueError, match="priority"):
         s.set_priority("shallow")
+
+
+def test_steal_takes_from_the_busiest_other_lane_only_when_it_has_a_backlog() -> None:
+    s: TreeScheduler[int] = TreeScheduler(run_seed=0, spec=TreeSpec(k=3, b=0))
+    s.add_tree(case_id="a", policy_id="p", root_state=0, lane="x")  # 3 queued roots on x
+    s.add_tree(case_id="b", policy_id="p", root_state=0, lane="y")  # 3 on y
+    s.add_tree(case_id="c", policy_id="p", root_state=0, lane="y")  # 6 on y
+    task, _ = s.steal("z", ["x", "y", "z"])
+    assert task.tree_id in {tree_id_for("b", "p"), tree_id_for("c", "p")} and s.queued("y") == 5
+    assert s.running == 1  # a stolen node is running like any popped one
+    assert s.steal("y", ["y"]) is None  # no other lane
+    while s.queued("x") > 1:
+        s.pop("x")
+    assert s.steal("y", ["x", "y"]) is None  # one queued node: left to its own lane
+    assert s.steal("z", ["x", "y", "z"], min_queued=6) is None and s.queued("y") == 5

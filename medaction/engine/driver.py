@@ -141,12 +141,10 @@ class Driver:
     def _steal(self, p: TeacherPool, own: tuple[str, int]) -> tuple[NodeTask, RolloutState] | None:
         """Tail only (no cases left to admit): an idle replica takes a node from the longest queue of its teacher,
         giving up that node's cache locality instead of idling while another replica has a backlog."""
-        lanes = [(p.id, p.router.replica_lane(r)) for r in p.router.live]
-        victim = max((ln for ln in lanes if ln != own), key=self.sched.queued, default=None)
-        if victim is None or self.sched.queued(victim) < 2:  # one queued node will be served soon anyway
-            return None
-        self.stolen += 1
-        return self.sched.pop(victim)
+        item = self.sched.steal(own, [(p.id, p.router.replica_lane(r)) for r in p.router.live])
+        if item is not None:
+            self.stolen += 1
+        return item
 
     async def _run_node(self, pool: TeacherPool, replica: int, task: NodeTask, state: RolloutState) -> None:
         e = self.cfg.engine

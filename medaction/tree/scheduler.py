@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Generic, TypeVar
 
 import msgspec
@@ -123,6 +123,14 @@ class TreeScheduler(Generic[S]):
         _, _, task, state = heapq.heappop(heap)
         self._running[(task.tree_id, task.node_id)] = task
         return task, state
+
+    def steal(self, own: Lane, lanes: Iterable[Lane], *, min_queued: int = 2) -> tuple[NodeTask, S] | None:
+        """Pop from the busiest lane other than `own` (tail work stealing), if it holds at least `min_queued`
+        nodes: a single queued node will be served soon by its own lane anyway, without losing cache locality."""
+        victim = max((ln for ln in lanes if ln != own), key=self.queued, default=None)
+        if victim is None or self.queued(victim) < min_queued:
+            return None
+        return self.pop(victim)
 
     def requeue(self, task: NodeTask, state: S) -> None:
         """The run of `task` was lost (its replica died): queue it again, on the tree's current lane."""
