@@ -27,6 +27,7 @@ import msgspec
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _capacity import default_in_flight, nonclairvoyant_floor  # noqa: E402
 from _cases import many_cases, write_cases  # noqa: E402
 from _ray import start_local_ray  # noqa: E402
 
@@ -95,12 +96,10 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=3)
     ap.add_argument("--max-turns", type=int, default=8)
     ap.add_argument("--per-replica", type=int, default=16, help="sim server concurrency per replica")
-    # The driver keeps a few more requests than that in flight per replica, so a short server-side queue hides the
-    # dispatch round trip (as with vLLM's scheduler queue); it does not add capacity.
     ap.add_argument("--in-flight", type=int, default=0, help="driver cap per replica (0 = 1.25 x per-replica)")
     a = ap.parse_args()
     per_replica = a.per_replica
-    in_flight = a.in_flight or (per_replica * 5 + 3) // 4
+    in_flight = a.in_flight or default_in_flight(per_replica)
     import ray
 
     from medaction.engine.driver import run
@@ -125,13 +124,10 @@ def main() -> None:
           f"wall {s.wall_s:.1f} s (+{s.startup_s:.1f} s actor startup), cached {s.cached_tokens / max(1, s.prompt_tokens):.1%}")
     print(f"ideal makespan: work {work:.1f} s / capacity {capacity} = {work / capacity:.1f} s; longest chain "
           f"{chain:.1f} s -> ideal {ideal:.1f} s")
-    # No scheduler that cannot see completion lengths before they end can reach `ideal`: with exponential decode
-    # lengths (the sim's model) the last `capacity` nodes finish like the max of `capacity` exponentials, so even
-    # with no dependencies and no overhead E[makespan] >= work / capacity + mean service x (H_capacity - 1)
-    # (list scheduling of i.i.d. exponential jobs on parallel servers). Printed to separate that drain from
-    # engine overhead; the target below stays against `ideal`.
+    # Printed to separate the drain no scheduler can avoid (see `nonclairvoyant_floor`) from engine overhead; the
+    # target below stays against `ideal`.
     mean_s = work / n_nodes
-    floor = max(work / capacity + mean_s * (sum(1 / i for i in range(1, capacity + 1)) - 1), chain)
+    floor = nonclairvoyant_floor(work, capacity, mean_s, chain)
     print(f"non-clairvoyant floor: {floor:.1f} s (= {floor / ideal:.3f} x ideal; mean service {mean_s:.2f} s); "
           f"wall / floor {s.wall_s / floor:.3f}")
     sample = list(many_cases(a.trees))[:: max(1, a.trees // a.naive_sample)][: a.naive_sample]

@@ -19,13 +19,18 @@ import hashlib
 import heapq
 import math
 import statistics
+import sys
 from collections import deque
+from pathlib import Path
 
-from medaction.policies.sim import SimConfig
-from medaction.policies.types import Turn
-from medaction.tree.scheduler import TreeScheduler, TreeSpec
-from medaction.tree.tree import NodeTask
-from medaction.tree.types import Node
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _capacity import default_in_flight, nonclairvoyant_floor  # noqa: E402
+
+from medaction.policies.sim import SimConfig, commit_probability  # noqa: E402
+from medaction.policies.types import Turn  # noqa: E402
+from medaction.tree.scheduler import TreeScheduler, TreeSpec  # noqa: E402
+from medaction.tree.tree import NodeTask  # noqa: E402
+from medaction.tree.types import Node  # noqa: E402
 
 
 def _unit(*key: object) -> float:
@@ -89,8 +94,8 @@ def simulate(policy: str, instance: int, *, trees: int = 1000, k: int = 3, max_t
         running[r] -= 1
         sent[r] -= 1
         work += s
-        commit = task.depth >= max_turns or _unit(instance, task.tree_id, task.node_id, "c") < min(
-            0.95, sim.commit_base + sim.commit_slope * (task.depth - 1))
+        commit = task.depth >= max_turns or _unit(instance, task.tree_id, task.node_id, "c") < commit_probability(
+            sim, task.depth - 1)
         node = Node(tree_id=task.tree_id, node_id=task.node_id, parent_id=task.parent_id, depth=task.depth,
                     policy_id="sim", seed=task.seed, turn=Turn())
         res = sched.complete(task, node, acc, "final" if commit else None)
@@ -112,8 +117,7 @@ def main() -> None:
     ap.add_argument("--policies", default="deep,critical,always")
     a = ap.parse_args()
     cap = 4 * a.per_replica
-    in_flight = (a.per_replica * 5 + 3) // 4
-    h = sum(1 / i for i in range(1, cap + 1))
+    in_flight = default_in_flight(a.per_replica)
     for policy in a.policies.split(","):
         ratios, floors = [], []
         for i in range(a.instances):
@@ -121,7 +125,7 @@ def main() -> None:
                                          mean_s=a.mean_s)
             ideal = max(work / cap, chain)
             ratios.append(wall / ideal)
-            floors.append(max(work / cap + a.mean_s * (h - 1), chain) / ideal)
+            floors.append(nonclairvoyant_floor(work, cap, a.mean_s, chain) / ideal)
         print(f"{policy:9s} wall/ideal mean {statistics.mean(ratios):.3f} (min {min(ratios):.3f}, max "
               f"{max(ratios):.3f}); non-clairvoyant floor mean {statistics.mean(floors):.3f}")
 

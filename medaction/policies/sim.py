@@ -48,6 +48,11 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True):
     time_scale: float = 1.0
 
 
+def commit_probability(config: SimConfig, turn: int) -> float:
+    """P(the sim commits to a final diagnosis at 0-based `turn`); the last turn always commits (not here)."""
+    return min(0.95, config.commit_base + config.commit_slope * turn)
+
+
 class PrefixCache:
     """Chained block hashes over the token stream; a hit on block i implies blocks < i are identical."""
 
@@ -96,7 +101,7 @@ class SimPolicy:
         total = sum(weights) or 1.0
         differential = [Hypothesis(d, round(w / total, 2)) for d, w in zip(diag, weights, strict=True)]
         t = turn_index(messages)
-        commit = is_final_turn(messages) or rng.random() < min(0.95, c.commit_base + c.commit_slope * t)
+        commit = is_final_turn(messages) or rng.random() < commit_probability(c, t)
         reasoning = (
             f"Considering the findings so far, {diag[0].lower()} is most likely, "
             f"while {diag[1].lower()} remains possible."
