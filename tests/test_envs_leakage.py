@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import zlib
-
-import numpy as np
+from encoder_fixtures import TrigramEncoder
 
 from medaction.envs.leakage import check_environment, merge_duplicate_tests
 from medaction.envs.load import iter_environments
@@ -40,21 +38,11 @@ def test_diagnosis_leak_and_structure():
     assert [f.kind for f in check_environment(_env(diagnosis=" "))].count("empty_diagnosis") == 1
 
 
-class TrigramEncoder:
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 1024))
-        for i, t in enumerate(texts):
-            s = f"  {t.lower()} "
-            for j in range(len(s) - 2):
-                out[i, zlib.crc32(s[j : j + 3].encode()) % 1024] += 1
-        return out
-
-
 def test_encoder_check_catches_paraphrase():
     env = _env(initial_observation="Chest pain. Imaging: big anterior mediastinal masses, calcified.",
                tests=(TestItem(name="CT chest", result="Large anterior mediastinal mass with calcification."),))
     assert not [f for f in check_environment(env) if f.kind == "result_in_o1"]
-    sem = [f for f in check_environment(env, encoder=TrigramEncoder(), threshold=0.5) if f.method == "encoder"]
+    sem = [f for f in check_environment(env, encoder=TrigramEncoder(1024), threshold=0.5) if f.method == "encoder"]
     assert len(sem) == 1 and sem[0].item == "CT chest" and "mediastinal" in sem[0].text and sem[0].score >= 0.5
 
 

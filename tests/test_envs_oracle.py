@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
+from encoder_fixtures import TrigramEncoder
 
 from medaction.envs.load import default_cases_path, iter_environments
 from medaction.envs.oracle import Oracle, TestMatcher
@@ -47,24 +46,12 @@ def test_deterministic():
     assert TestMatcher(env.tests).match("kidney function") == (5, 6)
 
 
-class HashingEncoder:
-    """A real (if simple) bag-of-character-trigrams encoder satisfying the TextEncoder protocol."""
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        out = np.zeros((len(texts), 512))
-        for i, t in enumerate(texts):
-            s = f"  {t.lower()} "
-            for j in range(len(s) - 2):
-                out[i, zlib.crc32(s[j : j + 3].encode()) % 512] += 1
-        return out
-
-
 def test_encoder_hook_only_when_lexical_fails():
     tests = (TestItem(name="Sweat electrolyte quantification", result="60 mmol/L"), TestItem(name="CBC", result="ok"))
     plain = TestMatcher(tests)
     assert plain.match("sweat electrolyte quantitation") == (0,)  # lexical (token overlap)
     assert plain.match("sweet electrolite quantificashun") == ()
-    enc = TestMatcher(tests, encoder=HashingEncoder(), encoder_threshold=0.6)
+    enc = TestMatcher(tests, encoder=TrigramEncoder(512), encoder_threshold=0.6)
     assert enc.match("sweet electrolite quantificashun") == (0,)
     assert enc.match("full blood count") == (1,)  # lexical still first
 

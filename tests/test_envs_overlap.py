@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import msgspec
+from encoder_fixtures import TrigramEncoder
 
 from medaction.cli import main
 from medaction.envs.load import default_cases_path, iter_environments, write_jsonl
@@ -46,23 +47,11 @@ def test_cli_overlap(tmp_path, capsys):
 
 
 def test_semantic_overlaps_with_injected_encoder():
-    import zlib
-
-    import numpy as np
-
     from medaction.envs.overlap import semantic_overlaps
 
-    class Trigrams:
-        def encode(self, texts):
-            out = np.zeros((len(texts), 2048))
-            for i, t in enumerate(texts):
-                s = t.lower()
-                for j in range(len(s) - 2):
-                    out[i, zlib.crc32(s[j : j + 3].encode()) % 2048] += 1
-            return out
-
     ac = list(iter_environments("agentclinic", default_cases_path()))
-    pairs = semantic_overlaps([ac[110]], ac, Trigrams(), threshold=0.8)  # agentclinic-0111 (CRAO)
+    encoder = TrigramEncoder(2048, pad=False)
+    pairs = semantic_overlaps([ac[110]], ac, encoder, threshold=0.8)  # agentclinic-0111 (CRAO)
     ids = [p.b for p in pairs]
     assert ids[0] == "agentclinic-0111" and "agentclinic-0209" in ids  # the paraphrased duplicate case
     assert all(p.jaccard >= 0.8 for p in pairs)
