@@ -14,7 +14,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# The real public cases live beside the checkout (../shared); MEDACTION_SHARED points elsewhere.
+SHARED = Path(os.environ.get("MEDACTION_SHARED") or REPO.parent / "shared")
 AGENTCLINIC = SHARED / "data" / "cases" / "agentclinic_medqa_extended.jsonl"
 MEDRBENCH = SHARED / "data" / "cases" / "medrbench_diagnosis_demo100.json"
 
@@ -32,9 +33,16 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def agentclinic_path() -> Path:
-    return AGENTCLINIC
+    return _shared(AGENTCLINIC)
 
 
 @pytest.fixture(scope="session")
 def medrbench_path() -> Path:
-    return MEDRBENCH
+    return _shared(MEDRBENCH)
+
+
+def _shared(path: Path) -> Path:
+    if not path.is_file():
+        pytest.fail(f"shared case data not found: {path} (run from a checkout beside ../shared, or set "
+                    f"MEDACTION_SHARED=/path/to/shared)", pytrace=False)
+    return path
