@@ -14,10 +14,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-# The real public cases live beside the checkout (../shared); MEDACTION_SHARED points elsewhere.
+DATA = Path(__file__).resolve().parent / "data"
+# The core suite needs nothing outside the repository: AgentClinic is bundled in the package (MIT) and a 20-case
+# MedR-Bench subset lies in tests/data (CC BY-NC-SA, see LICENSE-medrbench.md). The full public sets beside the
+# checkout (../shared, or MEDACTION_SHARED) are optional: the tests that need them skip when they are absent.
 SHARED = Path(os.environ.get("MEDACTION_SHARED") or REPO.parent / "shared")
-AGENTCLINIC = SHARED / "data" / "cases" / "agentclinic_medqa_extended.jsonl"
-MEDRBENCH = SHARED / "data" / "cases" / "medrbench_diagnosis_demo100.json"
+SHARED_MEDRBENCH = SHARED / "data" / "cases" / "medrbench_diagnosis_demo100.json"
+SHARED_JUDGED = SHARED / "data" / "judge" / "medrbench_judged_answers_dev.jsonl"
+MEDRBENCH_SUBSET = DATA / "medrbench_subset20.json"
 
 
 @pytest.fixture(scope="session")
@@ -33,16 +37,31 @@ def ray_session():
 
 @pytest.fixture(scope="session")
 def agentclinic_path() -> Path:
-    return _shared(AGENTCLINIC)
+    """The 214 AgentClinic cases (the package's bundled copy of the public file)."""
+    from medaction.envs.load import default_cases_path
+
+    return default_cases_path()
 
 
 @pytest.fixture(scope="session")
 def medrbench_path() -> Path:
-    return _shared(MEDRBENCH)
+    """20 real MedR-Bench cases bundled with the tests: the same cases on every machine."""
+    return MEDRBENCH_SUBSET
 
 
-def _shared(path: Path) -> Path:
+@pytest.fixture(scope="session")
+def medrbench_full_path() -> Path:
+    """All 100 MedR-Bench demo cases; skips where ../shared is absent (a fresh clone)."""
+    return _optional(SHARED_MEDRBENCH)
+
+
+@pytest.fixture(scope="session")
+def judged_answers_path() -> Path:
+    """The 1,257 LLM answers with LLM-judge labels; skips where ../shared is absent (a fresh clone)."""
+    return _optional(SHARED_JUDGED)
+
+
+def _optional(path: Path) -> Path:
     if not path.is_file():
-        pytest.fail(f"shared case data not found: {path} (run from a checkout beside ../shared, or set "
-                    f"MEDACTION_SHARED=/path/to/shared)", pytrace=False)
+        pytest.skip(f"optional shared data not found: {path} (set MEDACTION_SHARED=/path/to/shared to run this)")
     return path

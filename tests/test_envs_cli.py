@@ -22,7 +22,7 @@ def test_build_show_stats(agentclinic_path, medrbench_path, tmp_path, capsys):
 
     assert main(["envs", "stats", "--source", "medrbench", str(medrbench_path)]) == 0
     stats = capsys.readouterr().out
-    assert "environments: 100" in stats and "empty menus: 0" in stats and "rare-disease cases: 65" in stats
+    assert "environments: 20" in stats and "empty menus: 0" in stats and "rare-disease cases: 10" in stats
 
 
 def test_build_rejects_and_strict(agentclinic_path, tmp_path, capsys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,12 +14,30 @@ from medaction.envs.oracle_eval import evaluate
 from medaction.envs.types import UNAVAILABLE, Environment, TestItem
 
 LABELS = Path(__file__).parent / "data" / "oracle_labels.jsonl"
+HELDOUT = LABELS.with_name("oracle_labels_heldout.jsonl")
 
 
-@pytest.mark.parametrize("labels,min_pairs", [(LABELS, 150), (LABELS.with_name("oracle_labels_heldout.jsonl"), 100)])
-def test_labelled_set_precision_recall(medrbench_path, labels, min_pairs):
-    q = evaluate(labels, {"agentclinic": default_cases_path(), "medrbench": medrbench_path})
-    assert q.pairs >= min_pairs and q.decoys >= 30
+def _bundled_rows(labels: Path, medrbench: Path, out: Path) -> Path:
+    """The labelled rows whose case is in the given MedR-Bench file (the 20 bundled cases on a fresh clone)."""
+    have = set(json.loads(medrbench.read_text(encoding="utf-8")))
+    rows = [r for r in labels.read_text(encoding="utf-8").splitlines()
+            if json.loads(r)["source"] != "medrbench" or json.loads(r)["case_id"] in have]
+    out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return out
+
+
+@pytest.mark.parametrize("labels,min_pairs,min_decoys", [(LABELS, 150, 30), (HELDOUT, 70, 20)])
+def test_labelled_set_precision_recall(medrbench_path, tmp_path, labels, min_pairs, min_decoys):
+    rows = _bundled_rows(labels, medrbench_path, tmp_path / labels.name)
+    q = evaluate(rows, {"agentclinic": default_cases_path(), "medrbench": medrbench_path})
+    assert q.pairs >= min_pairs and q.decoys >= min_decoys
+    assert q.precision >= 0.9, q.errors
+    assert q.recall >= 0.9, q.errors
+
+
+def test_heldout_labels_on_all_cases(medrbench_full_path):
+    q = evaluate(HELDOUT, {"agentclinic": default_cases_path(), "medrbench": medrbench_full_path})
+    assert q.pairs >= 100 and q.decoys >= 30
     assert q.precision >= 0.9, q.errors
     assert q.recall >= 0.9, q.errors
 

@@ -40,7 +40,7 @@ def test_agreement_command(tmp_path: Path, medrbench_path: Path, capsys: pytest.
                               for e in envs))
     assert main(["envs", "agreement", str(path), "--reference", str(medrbench_path), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
-    assert rep["n_both"] == 4 and rep["n_reference"] == 100 and rep["menu_f1"] == 1.0 and rep["o1_f1"] == 1.0
+    assert rep["n_both"] == 4 and rep["n_reference"] == 20 and rep["menu_f1"] == 1.0 and rep["o1_f1"] == 1.0
 
 
 def test_extract_command_local_then_ray_resume(ray_session, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
