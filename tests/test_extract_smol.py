@@ -21,7 +21,7 @@ CASES = ("PMC11625232", "PMC11544788")
 @pytest.mark.slow
 def test_smollm2_extraction_is_flagged_and_scored(medrbench_path: Path, tmp_path: Path) -> None:
     if "hf" not in available():
-        pytest.skip("the `hf` policy backend (issue 3) is not built")
+        pytest.skip("the `hf` policy backend is not available")
     from medaction.envs.agreement import agreement
     from medaction.envs.load import iter_environments
 

@@ -67,7 +67,7 @@ def render_turn(
     tests: Sequence[str] = (),
     final_diagnosis: str | None = None,
 ) -> str:
-    """Reasoning paragraph, then a fenced JSON object in the schema of DESIGN.md (what the parser reads)."""
+    """Reasoning paragraph, then a fenced JSON object in the schema of docs/design.md, "The turn loop" (what the parser reads)."""
     diff = [{"diagnosis": h.diagnosis, "confidence": round(float(h.confidence), 3)} for h in differential]
     obj: dict[str, object]
     if final_diagnosis is not None:

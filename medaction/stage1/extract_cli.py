@@ -51,7 +51,7 @@ def policy_config(text: str | None) -> dict[str, Any]:
 
 def report_jobs(paths: Sequence[str], fmt: str | None, rejects: RejectLog | None = None) -> Iterator[ReportJob]:
     """Reports from the input parsers of envs/report_input.py, as extraction jobs; bad files go to `rejects`."""
-    from medaction.envs import report_input  # issue 9 item 1 (raw text / JATS / MedR-Bench raw_case parsing)
+    from medaction.envs import report_input  # raw text / JATS / MedR-Bench raw_case parsing
 
     for rep in report_input.iter_reports([Path(p) for p in paths], fmt=fmt, rejects=rejects):
         yield ReportJob(case_id=rep.case_id, text=rep.text, meta=dict(rep.meta))
