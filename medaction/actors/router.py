@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
+from medaction.registry import Registry
+
 
 class NoLiveReplica(RuntimeError):
     pass
@@ -92,10 +94,10 @@ class SharedQueue:
     """The non-sticky baseline: one queue per teacher, each node goes to whichever live replica has a free slot
     (rotating the start), like round-robin load balancing. Branches and later turns rarely find their prefix."""
 
-    def __init__(self, n_replicas: int) -> None:
+    def __init__(self, n_replicas: int, load: Callable[[int], float] | None = None) -> None:
         if n_replicas < 1:
             raise ValueError("router needs at least one replica")
-        self.n = n_replicas
+        self.n = n_replicas  # `load` is unused: a shared queue balances by free slots
         self.live = set(range(n_replicas))
         self.moves = 0
 
@@ -120,9 +122,12 @@ class SharedQueue:
         self.live.add(replica)
 
 
+# tree.routing -> class `(n_replicas, load) -> Routing` (medaction/registry.py)
+ROUTERS: Registry[Callable[..., Routing]] = Registry("routing", {
+    "sticky": "medaction.actors.router:Router",
+    "shared": "medaction.actors.router:SharedQueue",
+})
+
+
 def build_router(kind: str, n_replicas: int, load: Callable[[int], float] | None = None) -> Routing:
-    if kind == "sticky":
-        return Router(n_replicas, load)
-    if kind == "shared":
-        return SharedQueue(n_replicas)
-    raise ValueError(f"unknown routing {kind!r}; known: sticky, shared")
+    return ROUTERS.get(kind)(n_replicas, load)

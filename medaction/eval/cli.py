@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         print("medaction eval: --policy and --cases are required (or use a subcommand: compare, scaling, agreement)",
               file=sys.stderr)
         return 2
-    from medaction.eval.backend import default_backend
+    from medaction.eval.engine_backend import EngineBackend
     from medaction.eval.runner import EvalSpec, evaluate
 
     scorer_cfg = _load_config(args.scorer_config)
@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         base_seed=args.seed, scorer=args.scorer, scorer_config=scorer_cfg, label=args.label or "",
         rac_tau=float(scorer_cfg.get("tau", 3.0)),
     )
-    res = evaluate(spec, backend=default_backend(), judge=_judge(args))
+    res = evaluate(spec, backend=EngineBackend(), judge=_judge(args))
     s = res.summary
     print(f"{s.label}: P={s.precision.mean:.3f}±{s.precision.std:.3f} R={s.recall.mean:.3f}±{s.recall.std:.3f} "
           f"F1={s.f1.mean:.3f}±{s.f1.std:.3f} Acc={s.accuracy.mean:.3f}±{s.accuracy.std:.3f} "

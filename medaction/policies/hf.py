@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
 from medaction.policies.knowledge import cache_dir
 from medaction.policies.types import Completion, Message, SamplingParams
@@ -239,6 +239,4 @@ class HFPolicy:
         return int(torch.multinomial(probs, 1, generator=gen))
 
 
-@register("hf", HFConfig)
-def _build(config: HFConfig) -> HFPolicy:
-    return HFPolicy(config)
+BACKEND = Backend(config_type=HFConfig, factory=HFPolicy)

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.types import Completion, Message, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,4 @@ def _int(v: Any) -> int:
         return 0
 
 
-@register("openai_http", OpenAIHTTPConfig)
-def _build(config: OpenAIHTTPConfig) -> OpenAIHTTPPolicy:
-    return OpenAIHTTPPolicy(config)
+BACKEND = Backend(config_type=OpenAIHTTPConfig, factory=OpenAIHTTPPolicy)

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
 from medaction.policies.types import Completion, Message, SamplingParams
 
@@ -77,6 +77,4 @@ class SGLangPolicy:
         )
 
 
-@register("sglang", SGLangConfig)
-def _build(config: SGLangConfig) -> SGLangPolicy:
-    return SGLangPolicy(config)
+BACKEND = Backend(config_type=SGLangConfig, factory=SGLangPolicy)

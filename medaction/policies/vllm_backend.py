@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
 from medaction.policies.types import Completion, Message, SamplingParams
 
@@ -93,6 +93,4 @@ class VLLMPolicy:
         )
 
 
-@register("vllm", VLLMConfig)
-def _build(config: VLLMConfig) -> VLLMPolicy:
-    return VLLMPolicy(config)
+BACKEND = Backend(config_type=VLLMConfig, factory=VLLMPolicy)

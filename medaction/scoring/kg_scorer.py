@@ -1,6 +1,6 @@
 """The knowledge-graph scorer ("kg"): links entities, computes DTC/RAC per turn, applies a filter.
 
-Registered with `medaction.scoring.base.register_scorer`; the engine builds it with `build_scorer("kg", cfg)` where
+Listed as "kg" in `medaction.scoring.base.SCORERS`; the engine builds it with `build_scorer("kg", cfg)` where
 cfg is a KGScorerConfig, a dict of its fields, or None (offline defaults: the HPO graph for DTC and RAC, lexical
 encoder, tau 3, cap 8, filter dtc+rac). Graphs load once per process (store.load_graph) and per-case BFS
 distance arrays are LRU-cached, so trajectories of one tree cost one BFS.
@@ -16,7 +16,6 @@ import msgspec
 import numpy as np
 
 from medaction.envs.types import Environment
-from medaction.scoring.base import register_scorer
 from medaction.scoring.encoders import normalise
 from medaction.scoring.filters import get_filter
 from medaction.scoring.graph import GraphStore
@@ -138,6 +137,5 @@ def config_from(cfg: Any) -> KGScorerConfig:
     return msgspec.convert(msgspec.to_builtins(cfg), KGScorerConfig)
 
 
-@register_scorer("kg")
-def _build_kg(cfg: Any) -> KGScorer:
+def build_kg_scorer(cfg: Any) -> KGScorer:
     return KGScorer(config_from(cfg))

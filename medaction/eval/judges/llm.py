@@ -13,7 +13,6 @@ from typing import Any
 import msgspec
 
 from medaction.envs.types import TestItem
-from medaction.eval.judges.base import register_judge
 from medaction.eval.judges.verdicts import parse_covered, parse_verdict
 from medaction.policies.base import Policy, PolicyError
 from medaction.policies.types import Message, SamplingParams
@@ -103,8 +102,7 @@ class LLMJudge:
         return v
 
 
-@register_judge("llm")
-def _build(config: object) -> LLMJudge:
+def build_llm_judge(config: object) -> LLMJudge:
     from medaction.policies.base import build
 
     cfg = config if isinstance(config, LLMJudgeConfig) else msgspec.convert(config or {}, LLMJudgeConfig)

@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 import msgspec
 
 from medaction.envs.types import TestItem
-from medaction.eval.judges.base import register_judge
 from medaction.eval.judges.diagnosis_text import text_equivalent
 
 # free text -> graph node id, or None when unlinked (injected; the scoring layer's linker when available)
@@ -63,8 +62,7 @@ def _scoring_linker() -> tuple[LinkFn | None, str]:
     return default_link_fn()
 
 
-@register_judge("offline")
-def _build(config: object) -> OfflineJudge:
+def build_offline_judge(config: object) -> OfflineJudge:
     cfg = msgspec.convert(config or {}, OfflineJudgeConfig) if not isinstance(config, OfflineJudgeConfig) else config
     link, name = _scoring_linker() if cfg.linker else (None, "off")
     return OfflineJudge(link=link, link_name=name, string_ratio=cfg.string_ratio)
