@@ -47,7 +47,6 @@ class Router:
         self.live = set(range(n_replicas))
         self._home: dict[str, int] = {}
         self._sessions = Counter[int]()  # active sessions per replica: the load used on first sight
-        self.assignments = Counter[int]()  # sessions ever placed per replica (monitoring)
         self.moves = 0
 
     def assign(self, session: str) -> int:
@@ -63,7 +62,6 @@ class Router:
         r = min(self.live, key=lambda i: (self._load(i) if self._load else 0, self._sessions[i], i))
         self._home[session] = r
         self._sessions[r] += 1
-        self.assignments[r] += 1
         return r
 
     def replica_lane(self, replica: int) -> int:
@@ -85,10 +83,6 @@ class Router:
     def revive(self, replica: int) -> None:
         """A restarted replica takes new sessions again (existing ones stay where they are)."""
         self.live.add(replica)
-
-    def load(self) -> dict[int, int]:
-        return {i: self._sessions[i] for i in range(self.n)}
-
 
 class SharedQueue:
     """The non-sticky baseline: one queue per teacher, each node goes to whichever live replica has a free slot

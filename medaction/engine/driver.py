@@ -33,7 +33,7 @@ from medaction.engine.metrics import EngineMetrics
 from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
 from medaction.engine.summary import RunSummary, table
 from medaction.envs.load import default_cases_path, iter_environments
-from medaction.policies.mix import teaches_case
+from medaction.tree.mix import teaches_case
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
 from medaction.tree.modes import choose_mode

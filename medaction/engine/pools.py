@@ -50,9 +50,6 @@ class TeacherPool:
     def lane(self, case_id: str) -> tuple[str, int]:
         return (self.id, self.router.assign(case_id))
 
-    def free(self, replica: int) -> int:
-        return self.cap - self.in_flight[replica] if replica in self.router.live else 0
-
     def ready(self) -> None:
         ray.get([a.ping.remote() for a in self.actors])
 
