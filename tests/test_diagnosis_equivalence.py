@@ -92,3 +92,9 @@ def test_agreement_on_llm_judged_answers_held_out_half() -> None:
     f = figures([same_diagnosis(r["answer"], r["truth"]) for r in held], [bool(r["correct"]) for r in held])
     # measured floor (docs/notes/judge.md): well above the 'always correct' baseline (kappa 0)
     assert f["kappa"] >= 0.40 and f["agreement"] >= 0.78
+    # the figures the eval report quotes are the ones this judge measures now
+    from medaction.eval.judges.measured import MEASURED
+
+    m = MEASURED["offline"]
+    assert (m.n, m.false_correct, m.false_wrong) == (f["n"], f["false_correct"], f["false_wrong"])
+    assert round(f["agreement"], 3) == m.agreement and round(f["kappa"], 3) == m.kappa
