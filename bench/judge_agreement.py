@@ -75,10 +75,28 @@ def fit(rows: list[dict], l2: float = 1.0) -> JudgeModel:
                       threshold=round(float(best), 2), fitted_on=f"{DEV.name}: fit half by case id (seed {SEED})")
 
 
+def cross_validated(rows: list[dict], folds: int = 5) -> dict[str, float]:
+    """Model selection inside the fit half only: k-fold by case id, each fold predicted by a model fitted on the
+    others (so choices are made without looking at the held-out half)."""
+    cases = sorted({r["case_id"] for r in rows})
+    random.Random(SEED + 1).shuffle(cases)
+    fold_of = {c: i % folds for i, c in enumerate(cases)}
+    pred: list[bool] = []
+    labels: list[bool] = []
+    for k in range(folds):
+        train = [r for r in rows if fold_of[r["case_id"]] != k]
+        test = [r for r in rows if fold_of[r["case_id"]] == k]
+        m = fit(train)
+        pred += [same_diagnosis(r["answer"], r["truth"], model=m) for r in test]
+        labels += [bool(r["correct"]) for r in test]
+    return figures(pred, labels)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit", action="store_true", help="refit on the fit half and rewrite the packaged coefficients")
     ap.add_argument("--labels", type=Path, default=DEV)
+    ap.add_argument("--cv", action="store_true", help="also print 5-fold cross-validation inside the fit half")
     args = ap.parse_args()
     if not args.labels.is_file():
         print(f"judge_agreement: labelled answers not found: {args.labels} (run from a checkout beside ../shared, "
@@ -91,6 +109,10 @@ def main() -> int:
         model = fit(fit_rows)
         MODEL_PATH.write_text(model_json(model) + "\n", encoding="utf-8")
         print(f"wrote {MODEL_PATH.relative_to(REPO)} (threshold {model.threshold})")
+    if args.cv:
+        r = cross_validated(fit_rows)
+        print(f"cv (fit half, 5 folds by case): agreement {r['agreement']:.3f}  kappa {r['kappa']:.3f}  "
+              f"false-correct {r['false_correct']}  false-wrong {r['false_wrong']}")
     t0 = time.perf_counter()
     results = {}
     for name, part in (("fit", fit_rows), ("full", rows), ("held-out", held)):

@@ -33,7 +33,6 @@ PAIRS = [
     ("**Final diagnosis:** Kikuchi disease", "The patient was diagnosed with Kikuchi disease based on biopsy.", True),
     ("Haemophagocytic lymphohistiocytosis", "Hemophagocytic lymphohistiocytosis (HLH)", True),
     ("Leukemia", "Acute myeloid leukemia", False),  # a broader class
-    ("Acute sinusitis", "Orbital cellulitis secondary to acute sinusitis", False),  # only the cause
     ("Multiple sclerosis", "Myasthenia gravis", False),  # another disease
     ("", "Myasthenia gravis", False),
 ]

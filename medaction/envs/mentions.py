@@ -129,8 +129,8 @@ _DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}
                     r"(?:\s+(?:therefore|thus|then|ultimately|finally|determined\s+to\s+be|confirmed\s+(?:as|to\s+be)|"
                     r"made\s+as|established\s+as|that\s+of|one\s+of|as\s+follows))*\s*:?\s+", re.I)
 # "The patient was (finally) diagnosed with / found to have X"
-_SUBJECT = (r"(?:the\s+)?(?:patient|pt|child|infant|neonate|man|woman|boy|girl|he|she|they|case|individual|"
-            r"(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:male|female|man|woman|patient))")
+_SUBJECT = (r"(?:the\s+)?(?:patients?|pts?|child(?:ren)?|infants?|neonates?|m[ae]n|wom[ae]n|boys?|girls?|he|she|they|"
+            r"cases?|individuals?|(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:males?|females?|m[ae]n|wom[ae]n|patients?))")
 _DIAGNOSED = re.compile(rf"^(?:.*?\b{_SUBJECT}\s+)?(?:was|were|is|has\s+been|had\s+been|had|has)?\s*"
                         r"(?:(?:finally|ultimately|definitively|eventually|subsequently|then|clinically|"
                         r"histologically|pathologically|successfully|correctly|confirmed\s+and)\s+)*"
@@ -153,7 +153,7 @@ _JUSTIFY = re.compile(
     r"histopatholog|biopsy|surgical)|given\s+the|indicated\s+by|as\s+indicated|as\s+suggested|suggested\s+by|"
     r"revealed\s+by|identified\s+(?:by|on|through|via)|which\s+(?:was|is|were|has|had|led|explains|"
     r"accounts|resolved)|that\s+(?:was|is)\s+(?:confirmed|diagnosed)|with\s+(?:confirmation|the\s+diagnosis)|"
-    r"the\s+diagnosis\s+(?:was|is)|this\s+(?:was|is)|in\s+light\s+of|owing\s+to\s+the\s+(?:findings|results)))\b.*$",
+    r"the\s+diagnosis\s+(?:was|is)|this\s+(?:was|is)|in\s+light\s+of|via|by\s+means\s+of|owing\s+to\s+the\s+(?:findings|results)))\b.*$",
     re.I,
 )
 # Cause / complication / setting connectors: the head ends where the first one starts.
@@ -178,6 +178,7 @@ _TRIM = " \t,;:.-\u2013\u2014\"'"
 # heads that are no diagnosis: placeholders and pronouns left by a sentence that refers back ("This was ...")
 _EMPTY_WORDS = frozenset("none unknown unclear n a na undetermined indeterminate other this it these that which "
                          "he she they there patient the patient diagnosis".split())
+_PRONOUN_START = re.compile(r"^(?:this|these|that|those|it|which|such|all|both|each)\b", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
 _MAX_WORDS = 40  # longer clauses are prose, not a diagnosis name
 
@@ -237,7 +238,7 @@ def _parse(text: str) -> Mention | None:
     # a head that is only the abbreviation: "PTS (Parsonage-Turner syndrome)" keeps the long form as head
     if not head and aliases:
         head = aliases.pop(0)
-    if not head:
+    if not head or _PRONOUN_START.match(head):
         return None
     causes_clean = tuple(c for c in (" ".join(_PAREN.sub(" ", c).split()).strip(_TRIM) for c in causes) if c)
     quals = tuple(q for q in (" ".join(_PAREN.sub(" ", q).split()).strip(_TRIM) for q in qualifiers) if q)

@@ -22,7 +22,7 @@ MEASURED: dict[str, Measured] = {
     "offline": Measured(
         judge="offline",
         labels="MedR-Bench judged answers (LLM-judge labels), held-out half by case id",
-        n=650, agreement=0.811, kappa=0.445, false_correct=41, false_wrong=82,
+        n=650, agreement=0.812, kappa=0.425, false_correct=48, false_wrong=74,
         command="python bench/judge_agreement.py",
     ),
 }
