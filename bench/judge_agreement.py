@@ -52,7 +52,7 @@ def figures(pred: list[bool], labels: list[bool]) -> dict[str, float]:
     return {"n": n, "agreement": agree, "kappa": kappa, "false_correct": fc, "false_wrong": fw}
 
 
-def fit(rows: list[dict], l2: float = 1.0) -> JudgeModel:
+def fit(rows: list[dict], l2: float = 10.0) -> JudgeModel:
     """L2-regularised logistic regression by Newton's method; threshold chosen for kappa on the same rows."""
     X = np.array([diagnosis_features(r["answer"], r["truth"]) or (0.0,) * len(FEATURES) for r in rows])
     y = np.array([1.0 if r["correct"] else 0.0 for r in rows])

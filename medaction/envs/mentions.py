@@ -164,20 +164,23 @@ _CONNECTOR = re.compile(
     r"causing|with\s+(?:associated|concomitant|concurrent|secondary|coexisting)|with|without|"
     r"in\s+the\s+(?:setting|context|presence|background)\s+of|in\s+a\s+(?:setting|context|background)\s+of|"
     r"on\s+(?:a\s+)?(?:the\s+)?background\s+of|superimposed\s+on|in\s+(?:a\s+)?patients?\s+with|"
-    r"presenting\s+(?:as|with)|manifesting\s+as|masquerading\s+as|mimicking|following|after|from|plus|"
+    r"presenting\s+(?:as|with|in|at)|manifesting\s+as|arising\s+(?:from|in|within|on)|originating\s+(?:from|in)|"
+    r"located\s+(?:in|at|on)|invading|in\s+an?\s+(?:\d+[- ]\w+[- ]old|young|elderly|older|adult|pediatric|"
+    r"paediatric|child|infant|neonate|newborn|man|woman|male|female|boy|girl|patient|pregnant)|masquerading\s+as|mimicking|following|after|from|plus|"
     r"along\s+with|together\s+with|accompanied\s+by|concomitant\s+with|coexisting\s+with|"
     r"(?:most\s+)?consistent\s+with|compatible\s+with|suggestive\s+of)\b\s*",
     re.I,
 )
 # Separators of several diagnoses in one line ("X; Y", "X vs. Y", "X or Y").
 _ALTERNATIVES = re.compile(r"\s*;\s*|\s+(?:vs\.?|versus|or|and/or)\s+|\s*/\s+|\s+/\s*", re.I)
-_COMMA = re.compile(r"\s*,\s*")
+_COMMA = re.compile(r"\s*,\s*|\s+[\u2013\u2014]\s+|\s+-{1,2}\s+")  # commas and dash appositives
 _PAREN = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]")
 _ABBREV = re.compile(r"^(?=.*[A-Z])[A-Za-z0-9][A-Za-z0-9\-/&+.']{0,11}$")  # "PTS", "A-T", "IgAN", "HbSS"
 _TRIM = " \t,;:.-\u2013\u2014\"'"
 # heads that are no diagnosis: placeholders and pronouns left by a sentence that refers back ("This was ...")
 _EMPTY_WORDS = frozenset("none unknown unclear n a na undetermined indeterminate other this it these that which "
                          "he she they there patient the patient diagnosis".split())
+_PREPOSITION_START = re.compile(r"^(?:by|via|on|through|after|from|in|at|using|with|without|to|for)\b", re.I)
 _PRONOUN_START = re.compile(r"^(?:this|these|that|those|it|which|such|all|both|each)\b", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
 _MAX_WORDS = 40  # longer clauses are prose, not a diagnosis name
@@ -238,7 +241,7 @@ def _parse(text: str) -> Mention | None:
     # a head that is only the abbreviation: "PTS (Parsonage-Turner syndrome)" keeps the long form as head
     if not head and aliases:
         head = aliases.pop(0)
-    if not head or _PRONOUN_START.match(head):
+    if not head or _PRONOUN_START.match(head) or _PREPOSITION_START.match(head):
         return None
     causes_clean = tuple(c for c in (" ".join(_PAREN.sub(" ", c).split()).strip(_TRIM) for c in causes) if c)
     quals = tuple(q for q in (" ".join(_PAREN.sub(" ", q).split()).strip(_TRIM) for q in qualifiers) if q)
@@ -251,8 +254,12 @@ def _dx_cue(sentence: str) -> bool:
                 or _PASSIVE_TAIL.search(sentence))
 
 
+_MAX_CHARS = 8000  # model output is untrusted: a runaway answer is judged on its beginning
+
+
 @lru_cache(maxsize=65536)
 def _mentions(text: str) -> tuple[Mention, ...]:
+    text = text[:_MAX_CHARS]
     out: list[Mention] = []
     seen: set[str] = set()
     for raw_line in text.replace("\r", "\n").split("\n"):
