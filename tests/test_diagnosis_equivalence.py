@@ -47,7 +47,9 @@ def test_rule_verdicts_are_decisive() -> None:
     assert rule_verdict("Leukemia", "Acute myeloid leukemia") is False
     assert rule_verdict("CLL", "Chronic lymphocytic leukemia") is True
     assert diagnosis_score("CLL", "Chronic lymphocytic leukemia") == 1.0
-    assert rule_verdict("Gaucher disease", "Niemann-Pick disease") is None  # left to the model
+    assert rule_verdict("Gaucher disease", "Niemann-Pick disease") is False  # only "disease" in common
+    assert rule_verdict("Acute disease", "Chronic disease") is False
+    assert rule_verdict("Viral myocarditis", "Fulminant myocarditis") is None  # left to the model
 
 
 @pytest.fixture(scope="module")

@@ -219,6 +219,7 @@ def m_head(m: Mention) -> str:
 _MAX_TRUTH_MENTIONS = 3  # a truth's later mentions are complications or findings, not alternatives
 
 
+_GENERIC_IDF = 0.5  # words below this are generic ("disease" 0.39, "syndrome" 0.26, "tumor" 0.47)
 _CLASS_IDF = 0.6  # a one-word head less specific than this is a class name ("leukemia", "carcinoma", "cyst")
 
 
@@ -226,7 +227,8 @@ _CLASS_IDF = 0.6  # a one-word head less specific than this is a class name ("le
 def rule_verdict(answer: str, truth: str) -> bool | None:
     """What MedR-Bench's rule decides without weighing evidence: True when the answer names the truth or an
     accepted alias (same name, abbreviation = initials, HPO exact synonyms); False when the answer names only a broader class
-    of the truth's head ("Leukemia" for "Acute myeloid leukemia"); None when the rule leaves it to the model.
+    of the truth's head ("Leukemia" for "Acute myeloid leukemia") or shares no specific word with the truth at all;
+    None when the rule leaves it to the model.
     An answer naming only the truth's cause ("Y" for "X due to Y") is left to the model (feature
     a_head_in_t_cause): LLM judges often accept it when X is a manifestation of Y ("hydrocephalus due to a choroid
     plexus carcinoma"); a hard "wrong" here cost 0.02 kappa in cross-validation (docs/notes/judge.md)."""
@@ -238,6 +240,11 @@ def rule_verdict(answer: str, truth: str) -> bool | None:
         return True
     ah, th = _tokens(a.head), _tokens(t.head)
     if len(ah) == 1 and len(th) >= 2 and ah[0] == th[-1] and _w(ah[0]) < _CLASS_IDF:
+        return False
+    # no specific word in common with anything the truth names: a different disease ("acute disease" for
+    # "chronic disease" share only a generic word)
+    t_all = set().union(*(_mention_tokens(m) for m in tm[:_MAX_TRUTH_MENTIONS]))
+    if max((_w(x) for x in _mention_tokens(a) & t_all), default=0.0) < _GENERIC_IDF:
         return False
     return None
 
