@@ -200,7 +200,8 @@ def _abbreviates(abbr: str, name: str) -> bool:
 def _short_forms(m: Mention) -> set[str]:
     out = {normalise_diagnosis(m.abbreviation).replace(" ", "")} if m.abbreviation else set()
     h = normalise_diagnosis(m.head)
-    if len(h.split()) == 1 and len(h) <= 6:  # the head itself is an abbreviation ("GIST")
+    # the head itself is an abbreviation ("GIST", "IgAN"): one short word with two or more capitals
+    if len(h.split()) == 1 and len(h) <= 6 and sum(c.isupper() for c in m.head) >= 2:
         out.add(h)
     return out
 
@@ -229,7 +230,7 @@ def _mention_tokens(m: Mention) -> set[str]:
 
 
 def _pair_features(a: Mention, t: Mention, a_all: set[str], t_all: set[str], n_a: int) -> list[float]:
-    ah, th = _tokens(m_head(a)), _tokens(m_head(t))
+    ah, th = _tokens(a.head), _tokens(t.head)
     a_tok, t_head_set, a_head_set = _mention_tokens(a), set(th), set(ah)
     shared = a_head_set & t_head_set
     noun_eq = float(bool(ah) and bool(th) and ah[-1] == th[-1])
@@ -251,10 +252,6 @@ def _pair_features(a: Mention, t: Mention, a_all: set[str], t_all: set[str], n_a
     ]
 
 
-def m_head(m: Mention) -> str:
-    return m.head
-
-
 _MAX_TRUTH_MENTIONS = 3  # a truth's later mentions are complications or findings, not alternatives
 
 
@@ -265,9 +262,9 @@ _CLASS_IDF = 0.6  # a one-word head less specific than this is a class name ("le
 @lru_cache(maxsize=65536)
 def rule_verdict(answer: str, truth: str) -> bool | None:
     """What MedR-Bench's rule decides without weighing evidence: True when the answer names the truth or an
-    accepted alias (same name, abbreviation = initials, HPO exact synonyms); False when the answer names only a broader class
-    of the truth's head ("Leukemia" for "Acute myeloid leukemia") or shares no specific word with the truth at all;
-    None when the rule leaves it to the model.
+    accepted alias (same name, an abbreviation spelling the other name, HPO exact synonyms); False when the answer
+    names only a broader class of the truth's head ("Leukemia" for "Acute myeloid leukemia") or shares no specific
+    word with the truth at all; None when the rule leaves it to the model.
     An answer naming only the truth's cause ("Y" for "X due to Y") is left to the model (feature
     a_head_in_t_cause): LLM judges often accept it when X is a manifestation of Y ("hydrocephalus due to a choroid
     plexus carcinoma"); a hard "wrong" here cost 0.02 kappa in cross-validation (docs/notes/judge.md)."""
