@@ -47,8 +47,34 @@ class TeacherConfig(_Cfg):
     config: dict[str, Any] = {}  # the backend's own config Struct, as a table
 
 
+ORACLE_KINDS = ("matcher", "llm", "matcher+llm")
+
+
 class OracleConfig(_Cfg):
+    """docs/design.md, "Oracle": the phrase matcher (default), an LLM (any registered Policy backend, configured
+    like a teacher), or the matcher first and the LLM for what it cannot match."""
+
     actors: int = 1  # each hosts the environments of a shard of the active cases
+    kind: str = "matcher"  # matcher | llm | matcher+llm
+    backend: str = ""  # a registered Policy backend, for the llm kinds (e.g. openai_http)
+    config: dict[str, Any] = {}  # that backend's config Struct, as a table (e.g. base_url, model)
+    max_tokens: int = 512  # the LLM's reply budget; a reply cut at it counts as unusable -> UNAVAILABLE
+    max_result_chars: int = 2000  # a longer LLM reply is unusable -> UNAVAILABLE
+
+    def __post_init__(self) -> None:
+        if self.kind not in ORACLE_KINDS:
+            raise ValueError(f"oracle.kind must be one of {', '.join(ORACLE_KINDS)}, got {self.kind!r}")
+        if self.kind != "matcher":
+            from medaction.policies.base import config_type
+
+            try:
+                msgspec.convert(self.config, config_type(self.backend))
+            except KeyError as exc:
+                raise ValueError(f"oracle.backend: {exc.args[0]}") from None
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"oracle.config for backend {self.backend!r}: {exc}") from None
+        if self.max_tokens < 1 or self.max_result_chars < 1:
+            raise ValueError("oracle.max_tokens and oracle.max_result_chars must be >= 1")
 
 
 class ScoringConfig(_Cfg):

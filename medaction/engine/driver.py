@@ -62,7 +62,7 @@ class Driver:
         self.pools = [TeacherPool(tc, max_restarts=e.max_restarts, queued=self.sched.queued) for tc in cfg.policies]
         self.by_id = {p.id: p for p in self.pools}
         self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
-                                  retries=e.call_retries)
+                                  retries=e.call_retries, oracle=cfg.oracle, cache_dir=str(out_dir / "oracle_cache"))
         sc = cfg.scoring
         self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2)  # type: ignore[attr-defined]
                         .remote(sc.name, sc.config or None, sc.fallback) for _ in range(max(1, sc.actors))]
@@ -308,6 +308,7 @@ class Driver:
         s.replica_nodes = {f"{p.id}/{r}": n for p in self.pools for r, n in enumerate(p.nodes)}
         s.replica_deaths = sum(p.deaths for p in self.pools)
         s.stolen_nodes = self.stolen
+        s.oracle = self.oracles.counts()
         s.shards, s.rows, s.complete = info["shards"], info["rows"], True
         self._stickiness(s)
         return s

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -87,8 +88,16 @@ async def _awaitable(ref: Any) -> Any:
 
 
 class OraclePool:
-    def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int) -> None:
-        self.actors = [OracleActor.options(max_restarts=max_restarts).remote() for _ in range(max(1, n))]  # type: ignore[attr-defined]
+    def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int, oracle: Any = None,
+                 cache_dir: str = "") -> None:
+        """`oracle`: the run's OracleConfig (None: the phrase matcher); `cache_dir`: where LLM answers persist."""
+        kw: dict[str, Any] = {}
+        if oracle is not None and oracle.kind != "matcher":
+            kw = {"kind": oracle.kind, "backend": oracle.backend, "backend_config": dict(oracle.config),
+                  "settings": {"max_tokens": oracle.max_tokens, "max_result_chars": oracle.max_result_chars},
+                  "cache_dir": cache_dir}
+        self.actors = [OracleActor.options(max_restarts=max_restarts).remote(index=i, **kw)  # type: ignore[attr-defined]
+                       for i in range(max(1, n))]
         self.timeout_s = timeout_s
         self.retries = retries
 
@@ -97,6 +106,16 @@ class OraclePool:
 
     def actor_for(self, case_id: str) -> Any:
         return self.actors[stable_index(case_id, len(self.actors))]
+
+    def counts(self) -> dict[str, int]:
+        """The LLM oracle's counts summed over the actors (empty for the matcher; a dead actor is left out)."""
+        total: Counter[str] = Counter()
+        for a in self.actors:
+            try:
+                total.update(ray.get(a.counts.remote(), timeout=10))
+            except Exception:  # noqa: BLE001 - a dead actor cannot answer
+                continue
+        return dict(sorted(total.items()))
 
     def add(self, case_id: str, env_ref: Any) -> None:
         self.actor_for(case_id).add.remote(env_ref)

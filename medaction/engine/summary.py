@@ -30,6 +30,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     replica_deaths: int = 0
     requeued_nodes: int = 0
     stolen_nodes: int = 0  # tail work stealing: nodes run off their case's replica once no cases were left
+    oracle: dict[str, int] = {}  # LLM oracle counts (requests, cache hits, outcomes incl. unusable_*); {} = matcher
     shards: int = 0
     rows: int = 0
     complete: bool = False
@@ -58,6 +59,7 @@ def table(s: RunSummary) -> str:
         ("cases split over replicas", str(s.sessions_split)),
         ("replica deaths / requeued", f"{s.replica_deaths} / {s.requeued_nodes}"),
         ("tail nodes stolen", str(s.stolen_nodes)),
+        ("llm oracle", ", ".join(f"{k}={v}" for k, v in s.oracle.items()) or "- (matcher)"),
         ("shards / rows", f"{s.shards} / {s.rows}"),
     ]
     w = max(len(k) for k, _ in rows)

@@ -15,6 +15,7 @@ import msgspec
 
 from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -68,8 +69,14 @@ class SGLangPolicy:
         if isinstance(out, list):
             out = out[0]
         meta = out.get("meta_info") or {}
+        # meta_info.finish_reason is {"type": "stop" | "length" | "abort", ...} (None while streaming)
+        finish = meta.get("finish_reason")
+        finish_type = finish.get("type") if isinstance(finish, dict) else finish
+        reasoning, text = split_think(str(out.get("text", "")))  # no reasoning parser offline: thoughts inline
         return Completion(
-            text=str(out.get("text", "")),
+            text=text,
+            reasoning=reasoning,
+            finish_reason=str(finish_type or ""),
             prompt_tokens=int(meta.get("prompt_tokens", len(ids)) or 0),
             completion_tokens=int(meta.get("completion_tokens", 0) or 0),
             cached_tokens=int(meta.get("cached_tokens", 0) or 0),

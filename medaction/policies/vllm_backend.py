@@ -16,6 +16,7 @@ import msgspec
 
 from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -84,8 +85,12 @@ class VLLMPolicy:
         if final is None or not final.outputs:
             raise PolicyError("vllm: engine returned no output")
         gen = final.outputs[0]
+        # The offline engine runs no reasoning parser: a reasoning model's thoughts are inline in gen.text.
+        reasoning, text = split_think(gen.text or "")
         return Completion(
-            text=gen.text,
+            text=text,
+            reasoning=reasoning,
+            finish_reason=str(gen.finish_reason or ""),  # CompletionOutput: "stop" | "length" | "abort" | None
             prompt_tokens=len(final.prompt_token_ids or ids),
             completion_tokens=len(gen.token_ids),
             cached_tokens=int(getattr(final, "num_cached_tokens", 0) or 0),
