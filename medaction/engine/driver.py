@@ -309,6 +309,7 @@ class Driver:
         s.replica_deaths = sum(p.deaths for p in self.pools)
         s.stolen_nodes = self.stolen
         s.shards, s.rows, s.complete = info["shards"], info["rows"], True
+        s.scoring = info.get("scoring", {})
         self._stickiness(s)
         return s
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+
+from medaction.scoring.counts import summary_lines
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
@@ -32,6 +36,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     stolen_nodes: int = 0  # tail work stealing: nodes run off their case's replica once no cases were left
     shards: int = 0
     rows: int = 0
+    scoring: dict[str, Any] = {}  # filter decision counts (scoring/counts.py), rows written this session
     complete: bool = False
 
 
@@ -59,6 +64,7 @@ def table(s: RunSummary) -> str:
         ("replica deaths / requeued", f"{s.replica_deaths} / {s.requeued_nodes}"),
         ("tail nodes stolen", str(s.stolen_nodes)),
         ("shards / rows", f"{s.shards} / {s.rows}"),
+        *summary_lines(s.scoring),
     ]
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(w)}  {v}" for k, v in rows)
