@@ -19,9 +19,7 @@ kept/truncated/discarded trajectories can be split by it. The scorer, `medaction
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal
-
-import msgspec
+from typing import Literal, NamedTuple
 
 from medaction.scoring.metrics import prune
 from medaction.scoring.types import ScoredTrajectory, Verdict
@@ -33,7 +31,7 @@ FilterFn = Callable[[Sequence[int | None], Sequence[float | None], "bool | None"
                     tuple[tuple[int, ...], Verdict]]
 
 
-class Decision(msgspec.Struct, frozen=True):
+class Decision(NamedTuple):
     kept: tuple[int, ...]
     verdict: Verdict
     decided_by: str  # "dtc+rac" | "fallback" | "correctness" | "none"
