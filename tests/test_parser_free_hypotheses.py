@@ -25,6 +25,10 @@ def names(text: str) -> list[str]:
          ["Lupus", "Rheumatoid arthritis", "Sarcoidosis"]),
         ("### Differential\n- Appendicitis\n- Ovarian torsion\n\n### Tests\n- CT abdomen",
          ["Appendicitis", "Ovarian torsion"]),
+        ("1. **Orbital cellulitis:** strongly suspected.\n2. **Epidural empyema:** small.\n3. **Other conditions:** "
+         "none fit.", ["Orbital cellulitis", "Epidural empyema"]),
+        ("1. **Initial consideration**:\n - Differential diagnoses included aortitis, tuberculosis or malignancy.",
+         ["aortitis", "tuberculosis", "malignancy"]),
         # the latest strong statement wins over an earlier one
         ("The most likely diagnosis is gout. After the tap, the leading diagnosis is septic arthritis.",
          ["septic arthritis"]),

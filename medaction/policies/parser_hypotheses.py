@@ -3,12 +3,13 @@ from free-form reasoning, so DTC and RAC can score turns that carry no structure
 (docs/design.md "What cannot be measured").
 
 Rules, on untrusted text, bounded work (the tail of the text, where the current thinking is):
-1. a differential written as a section or labelled list ("Differential diagnosis:" + list or "a, b and c"), or
-   a Markdown "Differential" section, read by the same helpers as the structured parser;
-2. the leading hypothesis from explicit phrases, strongest kind first, the LAST occurrence of that kind winning
-   (thinking moves on): "most likely diagnosis is X", "leading/working diagnosis: X", "I suspect X",
-   "X is the most likely", then the weaker "consistent with / suggestive of X".
-The leading hypothesis goes first, the differential follows (de-duplicated). Nothing found -> ().
+1. a differential written as a section or labelled list ("Differential diagnosis:" + list or "a, b and c"), a
+   Markdown "Differential" section (read by the same helpers as the structured parser), or at least two
+   bold-headed list items ("1. **Orbital cellulitis:** ...") that are not section words;
+2. the leading hypothesis from explicit phrases, the LAST occurrence winning (thinking moves on): "most likely
+   diagnosis is X", "leading/working diagnosis: X", "I suspect X", "X is the most likely" (strong), else the
+   weaker "consistent with / suggestive of X".
+Order: a strong leading hypothesis, then the differential, then a weak one (de-duplicated). Nothing found -> ().
 """
 
 from __future__ import annotations
@@ -39,8 +40,13 @@ _X_FIRST = re.compile(r"(?:^|[.;:\n]\s*)(?P<x>[^.;:\n]{2,120}?)\s+(?:is|remains)
                       r"leading|likeliest|most\s+probable)\b", re.I)
 _WEAK = re.compile(r"\b(?:most\s+)?(?:consistent|compatible)\s+with\s+" + _X + r"|\b(?:suggestive|typical|"
                    r"characteristic|indicative)\s+of\s+" + _X.replace("?P<x>", "?P<y>"), re.I)
-_DIFF_LABEL = re.compile(r"\bdifferentials?(?:[ \t]+diagnos[ie]s)?[ \t]*(?:includes?|would include|consists of|:|-|is)"
-                         r"[ \t]*\**[ \t]*(?P<x>[^\n]{0,600})", re.I)
+_DIFF_LABEL = re.compile(r"\bdifferentials?(?:[ \t]+diagnos[ie]s)?[ \t]*\**[ \t]*(?:(?:included|includes?|would include"
+                         r"|consists of|is|are|were)\b|[:\-])[ \t]*\**[ \t]*(?P<x>[^\n]{0,600})", re.I)
+# "1. **Orbital cellulitis:** reasons..." - a differential written as bold-headed list items
+_BOLD_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•+])\s+\*\*([^*\n]{2,80}?):?\*\*", re.M)
+_SECTION_WORDS = re.compile(r"\b(?:consideration|rationale|exclusion|conclusion|summary|final|finding|assessment|"
+                            r"plan|tests?|work-?up|step|history|examination|reasoning|differential|impression|"
+                            r"evidence|management|treatment|next|initial|key|overview|other)s?\b", re.I)
 _SENTENCE = re.compile(r"\.(?:\s|$)")
 _LAST_AND = re.compile(r"\s+(?:and|or)\s+", re.I)
 _LIST_ITEM = re.compile(r"^\s*(?:\d{1,3}[.)]|[-*•+])\s+(\S.*)$")
@@ -72,14 +78,20 @@ def _last(pattern: re.Pattern[str], text: str) -> tuple[int, str] | None:
     return best
 
 
+def _strong(text: str) -> str | None:
+    strong = [hit for p in (*_STRONG, _X_FIRST) if (hit := _last(p, text)) is not None]
+    return max(strong)[1] if strong else None  # the latest strong statement
+
+
+def _weak(text: str) -> str | None:
+    weak = _last(_WEAK, text)
+    return weak[1] if weak else None
+
+
 def leading_hypothesis(text: str) -> str | None:
     """The leading diagnosis stated in free text, or None (see the module docstring for the order)."""
     text = text[-MAX_TEXT:]
-    strong = [hit for p in (*_STRONG, _X_FIRST) if (hit := _last(p, text)) is not None]
-    if strong:
-        return max(strong)[1]  # the latest strong statement
-    weak = _last(_WEAK, text)
-    return weak[1] if weak else None
+    return _strong(text) or _weak(text)
 
 
 def differential_items(text: str) -> list[str]:
@@ -109,6 +121,11 @@ def differential_items(text: str) -> list[str]:
                     break
         if found:
             items = found  # the last differential written wins
+    if not items:
+        heads = [x for m in _BOLD_ITEM.finditer(text)
+                 if not _SECTION_WORDS.search(m.group(1)) and (x := _clean(m.group(1)))]
+        if len(heads) >= 2:
+            items = heads
     return items
 
 
@@ -116,14 +133,17 @@ def extract_hypotheses(text: str) -> tuple[Hypothesis, ...]:
     """b_t from free-form reasoning: the leading hypothesis first, then the written differential."""
     if not isinstance(text, str) or not text.strip():
         return ()
+    text = text[-MAX_TEXT:]
     try:
-        lead = leading_hypothesis(text)
-        diff = differential_items(text)
+        strong, diff = _strong(text), differential_items(text)
+        weak = None if strong else _weak(text)
     except Exception:  # noqa: BLE001 - untrusted text must never break scoring
         return ()
+    # an explicit "most likely X" leads; a written differential outranks a mere "consistent with X"
+    order = ([strong] if strong else []) + diff + ([weak] if weak else [])
     out: list[Hypothesis] = []
     seen: set[str] = set()
-    for d in ([lead] if lead else []) + diff:
+    for d in order:
         k = dedupe_key(d)
         if k and k not in seen:
             seen.add(k)
