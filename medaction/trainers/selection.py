@@ -46,6 +46,7 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
     n_turn_examples: int  # per-turn examples the selection yields (before tokenisation drops)
     n_fallback: int = 0  # selected rows decided by the unmeasured rule, not by DTC/RAC
     n_duplicate_turns: int = 0  # kept turns left out because another selected row already yields that node
+    n_unmeasured: int = 0  # rows read that DTC could not decide (dtc+rac only): they went to data.unmeasured
 
     def report(self) -> dict[str, Any]:
         share = self.n_free / self.n_selected if self.n_selected else 0.0
@@ -54,6 +55,7 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
             "retention": round(self.n_selected / self.n_rows, 4) if self.n_rows else 0.0,
             "free_share": round(share, 4), "turn_examples": self.n_turn_examples,
             "fallback_rows": self.n_fallback, "duplicate_turns": self.n_duplicate_turns,
+            "unmeasured_rows": self.n_unmeasured,
         }
 
 
@@ -177,6 +179,7 @@ def select_rows(rows: list[dict[str, Any]], cfg: DataConfig) -> Selection:
         n_turn_examples=sum(len(t) for t in turns.values()),
         n_fallback=sum(1 for r in chosen if row_key(r) in turns and cfg.filter == "dtc+rac" and unmeasured_row(r)),
         n_duplicate_turns=dup,
+        n_unmeasured=sum(1 for r in rows if unmeasured_row(r)) if cfg.filter == "dtc+rac" else 0,
     )
 
 
