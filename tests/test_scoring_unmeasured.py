@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from http_fixtures import ChatHandler, serve
 
 from medaction.cli import main as cli_main
 from medaction.envs.types import Environment
@@ -121,6 +122,12 @@ def test_policy_extractor_uses_a_registered_policy_and_falls_back_to_rules() -> 
     text = "Fatigue and weight gain; thyroid disease seems to fit best, though mood could explain it."
     assert ex.extract(text) == ("Hypothyroidism", "Depression")
     assert ex.extract(text) == ("Hypothyroidism", "Depression") and len(ex.cache) == 1 and ex.failures == 0
+    import asyncio
+
+    async def inside_a_loop() -> tuple[str, ...]:  # the gold job scores from async code
+        return PolicyExtractor(build("scripted", {"turns": [reply]})).extract(text)
+
+    assert asyncio.run(inside_a_loop()) == ("Hypothyroidism", "Depression")
     broken = PolicyExtractor(build("scripted", {"turns": []}))  # raises PolicyError on every call
     assert broken.extract("The most likely diagnosis is hypothyroidism.") == ("hypothyroidism",)
     assert broken.failures == 1
@@ -189,3 +196,31 @@ def test_counts_rows_score_cli_and_summary(graphs, tmp_path: Path, capsys) -> No
     stats = json.loads((tmp_path / "out" / "retention.json").read_text())
     assert stats["decisions"]["decided_by_dtc_rac"] == 1 and stats["decisions"]["decided_by_fallback"] == 1
     assert stats["unmeasured"] == "correctness"
+
+
+def test_policy_extractor_over_a_real_local_http_server(graphs) -> None:  # type: ignore[no-untyped-def]
+    seen: list[dict] = []
+
+    class Model(ChatHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.read_json()
+            seen.append(body)
+            text = body["messages"][-1]["content"]
+            dx = "type 1 diabetes mellitus" if "young" in text else "hypothyroidism"
+            content = json.dumps({"differential": [{"diagnosis": dx, "confidence": 0.8}]})
+            self.send_json({"choices": [{"message": {"role": "assistant", "content": content},
+                                         "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 10, "completion_tokens": 5}})
+
+    with serve(Model) as url:
+        s = scorer(graphs, extractor="policy", extractor_policy="openai_http",
+                   extractor_policy_config={"base_url": url, "max_attempts": 1})
+        turns = [free("A young patient with polyuria; several things could fit.", ("HbA1c",)),
+                 free("Weight gain and fatigue now dominate.", ("TSH",)),
+                 free("", final="Pneumonia")]
+        st = s.score(traj(turns), ENV)
+        again = s.score(traj(turns, case_id="c1"), ENV)  # the same texts: answered from the cache
+    assert st.top1_source == ("extracted", "extracted", "parsed") and st.dtc == (2, 5, 6)
+    assert st.verdict == "discarded" and st.decided_by == "dtc+rac" and again.dtc == st.dtc
+    assert len(seen) == 2 and all(b["temperature"] == 0.0 for b in seen)
+    assert "polyuria" in seen[0]["messages"][-1]["content"]

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import OrderedDict
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from medaction.policies.parser import parse_turn
@@ -26,6 +28,16 @@ _SYSTEM = ("You read a physician's free-form diagnostic reasoning and list the d
            "Put the one the physician currently favours first. Use only diagnoses named in the text; do not add "
            'your own. Reply with one JSON object: {"differential": [{"diagnosis": "...", "confidence": 0.0}]}; '
            'if the text names no diagnosis, reply {"differential": []}.')
+
+
+def _run(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine from sync scoring code, also when the caller is itself inside an event loop (the gold job)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 class Extractor(Protocol):
@@ -70,7 +82,7 @@ class PolicyExtractor:
             return hit
         msgs = (Message("system", _SYSTEM), Message("user", f"Reasoning:\n{text}"))
         try:
-            comp = asyncio.run(self.policy.complete(msgs, session=f"extract-{key}", seed=0, params=self.params))
+            comp = _run(self.policy.complete(msgs, session=f"extract-{key}", seed=0, params=self.params))
             turn = parse_turn(comp.text)
             out = tuple(h.diagnosis for h in turn.differential if h.diagnosis.strip())
             if turn.final_diagnosis and turn.final_diagnosis.strip():
