@@ -10,7 +10,6 @@ import pytest
 
 from medaction.envs.types import OracleReply
 from medaction.policies.context import build_context
-from medaction.policies.types import Turn
 from medaction.scoring.types import ScoredTrajectory
 from medaction.trainers.config import DataConfig
 from medaction.trainers.examples import ExampleStats
@@ -20,7 +19,6 @@ from medaction.trainers.shorten import count_record_items, shorten_record
 from medaction.trainers.synthetic import scored, trajectory, write_shard
 from medaction.trainers.tiny import build_tokenizer
 from medaction.trainers.tokens import IGNORE, TokenStats, fit_example, tokenize_rows
-from medaction.tree.types import Node, Trajectory
 
 
 def _cfg(shard: Path, **kw) -> DataConfig:  # type: ignore[no-untyped-def]
