@@ -196,6 +196,9 @@ def test_counts_rows_score_cli_and_summary(graphs, tmp_path: Path, capsys) -> No
     stats = json.loads((tmp_path / "out" / "retention.json").read_text())
     assert stats["decisions"]["decided_by_dtc_rac"] == 1 and stats["decisions"]["decided_by_fallback"] == 1
     assert stats["unmeasured"] == "correctness"
+    # a bad option is a usage error (exit 2, one line), and nothing is written
+    assert cli_main(["score", str(tmp_path / "run"), "-o", str(tmp_path / "out2"), "--unmeasured", "maybe"]) == 2
+    assert "--unmeasured: 'maybe'" in capsys.readouterr().err and not (tmp_path / "out2").exists()
 
 
 def test_policy_extractor_over_a_real_local_http_server(graphs) -> None:  # type: ignore[no-untyped-def]

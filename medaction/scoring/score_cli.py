@@ -59,6 +59,20 @@ def run(args: argparse.Namespace) -> int:
     from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
     from medaction.scoring.rows import from_row, to_row, to_table
 
+    from medaction.outputs import UsageError
+    from medaction.scoring.extractor import EXTRACTORS
+    from medaction.scoring.filters import FILTERS, UNMEASURED
+
+    for flag, value, known in (("--filter", args.filter, FILTERS), ("--unmeasured", args.unmeasured, UNMEASURED),
+                               ("--extractor", args.extractor, EXTRACTORS)):
+        if value not in known:
+            raise UsageError(f"{flag}: {value!r} not one of {', '.join(known)}")
+    try:
+        policy_config = json.loads(args.extractor_policy_config)
+    except ValueError as exc:
+        raise UsageError(f"--extractor-policy-config: not JSON ({exc})") from exc
+    if not isinstance(policy_config, dict):
+        raise UsageError("--extractor-policy-config: a JSON object is expected")
     t0 = time.perf_counter()
     try:
         files = _shard_files(args.shards)
@@ -67,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                              encoder_config={"model_dir": args.encoder_dir} if args.encoder_dir else {},
                              unmeasured=args.unmeasured, extractor=args.extractor,
                              extractor_policy=args.extractor_policy,
-                             extractor_policy_config=json.loads(args.extractor_policy_config))
+                             extractor_policy_config=policy_config)
         scorer = KGScorer(cfg)
     except (GraphError, FileNotFoundError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

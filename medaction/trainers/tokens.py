@@ -156,7 +156,7 @@ def tokenize_rows(rows: list[dict[str, Any]], tokenizer: Any, *, max_length: int
     """Tokenise example rows; dropped ones are counted (and logged with their record) and left out."""
     stats = stats if stats is not None else TokenStats()
     kept: list[tuple[list[int], list[int]]] = []
-    status_of: list[str] = []
+    status_of: list[tuple[str, int]] = []
     for row in rows:
         msgs = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
         ids, labels, status, dropped = fit_example(tokenizer, msgs, list(row["train_on"]), max_length=max_length,
