@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -43,8 +43,8 @@ class KGScorerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     encoder_config: dict[str, Any] = {}
     threshold: float = 0.5
     filter: str = "dtc+rac"  # none | correctness | dtc+rac
-    unmeasured: str = "correctness"  # what DTC cannot measure: correctness | keep | discard (filters.fallback)
-    extractor: str = "rules"  # b_t of turns without a differential: rules | policy | none (scoring/extractor.py)
+    unmeasured: Literal["correctness", "keep", "discard"] = "correctness"  # what DTC cannot measure (filters.py)
+    extractor: Literal["rules", "policy", "none"] = "rules"  # b_t of turns without a differential (extractor.py)
     extractor_policy: str = ""  # registered policy backend for extractor = "policy"
     extractor_policy_config: dict[str, Any] = {}
     bfs_cache: int = 256  # distance arrays kept (one per s* / test set)
