@@ -64,19 +64,6 @@ class DecisionCounts(msgspec.Struct, kw_only=True):
                 self.free_top1 += has
                 self.free_extracted += src == "extracted"
 
-    def merge(self, other: DecisionCounts) -> None:
-        for row_key in ("decided", "verdicts"):
-            mine, theirs = getattr(self, row_key), getattr(other, row_key)
-            for k, v in theirs.items():
-                mine[k] = mine.get(k, 0) + v
-        for f in ("trajectories", "truth_scored", "truth_linked", "turns", "top1_turns", "top1_linked",
-                  "free_trajectories", "free_turns", "free_top1", "free_extracted"):
-            setattr(self, f, getattr(self, f) + getattr(other, f))
-        while len(self.by_turn) < len(other.by_turn):
-            self.by_turn.append([0, 0, 0])
-        for i, row in enumerate(other.by_turn):
-            self.by_turn[i] = [a + b for a, b in zip(self.by_turn[i], row)]
-
     def _verdict(self, by: str | None, verdict: str) -> int:
         return sum(v for k, v in self.verdicts.items()
                    if k.rsplit("/", 1)[1] == verdict and (by is None or k.rsplit("/", 1)[0] == by))
