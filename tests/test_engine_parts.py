@@ -104,6 +104,7 @@ def test_writer_shards_manifest_and_resume_cleanup(tmp_path) -> None:
     w2.write_tree("t3", _row("t3", "r0"))
     info = w2.close(complete=True)
     m2 = msgspec.json.decode((tmp_path / "manifest.json").read_bytes())
+    assert info.pop("scoring")["trajectories"] == 1  # decision counts of the rows written in this session
     assert info == {"shards": 2, "rows": 5, "trees_done": 3, "orphans_removed": w2.removed}
     assert m2["complete"] is True and m2["trees_done"] == ["t1", "t2", "t3"]
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == sorted(

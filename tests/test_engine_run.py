@@ -76,6 +76,9 @@ def test_full_small_run(reference) -> None:
     assert all(r["scorer"] == "identity" and r["stop"] in ("final", "max_turns", "parse_failed") for r in rows)
     assert sum(r["n_turns"] for r in rows) >= s.nodes  # prefixes are shared between a branch and its root
     assert (out / "summary.json").exists() and not list((out / "shards").glob(".*tmp"))
+    # decision counts (scoring/counts.py): the identity scorer decides nothing, every trajectory counted
+    assert s.scoring["trajectories"] == s.rows and s.scoring["not_scored"] == s.rows
+    assert msgspec.json.decode((out / "summary.json").read_bytes())["scoring"]["trajectories"] == s.rows
 
 
 def test_sticky_routing_observed_by_replicas(reference) -> None:

@@ -88,12 +88,16 @@ def test_filters_and_tau(graphs) -> None:  # type: ignore[no-untyped-def]
 def test_unlinked_truth_and_entities(graphs) -> None:  # type: ignore[no-untyped-def]
     env = Environment(case_id="c1", source="test", initial_observation="", diagnosis="qqq zzz")
     st = scorer(graphs).score(trajectory(TURNS), env)
-    assert st.dtc == (None, None, None) and st.verdict == "truncated" and st.kept_turns == (2, 3)
+    # s* unlinked: DTC is silent -> the fallback (correctness) decides; T2DM is not "qqq zzz" -> discarded
+    assert st.dtc == (None, None, None) and st.truth_linked is False
+    assert st.decided_by == "fallback" and st.verdict == "discarded" and st.kept_turns == ()
+    kept = scorer(graphs, unmeasured="keep").score(trajectory(TURNS), env)  # the config can say otherwise
+    assert kept.decided_by == "fallback" and kept.verdict == "kept" and kept.kept_turns == (1, 2, 3)
     t = trajectory([turn(["qqq zzz"], ["Hemoglobin A1c"]), turn(["wwww vvvv"], [])])
     st = scorer(graphs).score(t, ENV)
-    assert st.dtc == (9, 9)  # unlinked top-1 = cap + 1
-    assert st.rac == (None, 9.0)  # two unlinked changes, both cap + 1
-    assert st.kept_turns == (2,) and st.verdict == "truncated"
+    assert st.dtc == (None, None) and st.top1_linked == (False, False)  # unlinked top-1: not measured
+    assert st.rac == (None, 0.0)  # unlinked hypotheses are not part of Delta b_t
+    assert st.decided_by == "fallback" and st.verdict == "discarded"  # no final diagnosis -> not correct
 
 
 def test_registry_builds_kg_from_store_paths(graphs) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import ray
 
 from medaction.engine import manifest as mf
+from medaction.scoring.counts import DecisionCounts
 from medaction.scoring.rows import to_table
 
 
@@ -28,6 +29,7 @@ class ShardWriterImpl:
         self._rows: list[dict[str, Any]] = []
         self._trees: list[str] = []
         self._next = len(self.manifest.shards)
+        self.counts = DecisionCounts()  # filter decisions of the rows written in this session
         mf.save(self.out, self.manifest)
 
     def done_trees(self) -> list[str]:
@@ -35,6 +37,8 @@ class ShardWriterImpl:
 
     def write_tree(self, tree_id: str, *rows: dict[str, Any]) -> int:
         self._rows.extend(rows)
+        for r in rows:
+            self.counts.add_row(r)
         self._trees.append(tree_id)
         if len(self._rows) >= self.rows_per_shard:
             self.flush()
@@ -60,7 +64,8 @@ class ShardWriterImpl:
         self.manifest.complete = complete
         mf.save(self.out, self.manifest)
         return {"shards": len(self.manifest.shards), "rows": self.manifest.rows,
-                "trees_done": len(self.manifest.trees_done), "orphans_removed": self.removed}
+                "trees_done": len(self.manifest.trees_done), "orphans_removed": self.removed,
+                "scoring": self.counts.report()}
 
 
 @ray.remote(num_cpus=0)

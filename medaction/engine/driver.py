@@ -310,6 +310,7 @@ class Driver:
         s.stolen_nodes = self.stolen
         s.oracle = self.oracles.counts()
         s.shards, s.rows, s.complete = info["shards"], info["rows"], True
+        s.scoring = info.get("scoring", {})
         self._stickiness(s)
         return s
 

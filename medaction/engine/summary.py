@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
+
+from medaction.scoring.counts import summary_lines
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
@@ -33,6 +37,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     oracle: dict[str, int] = {}  # LLM oracle counts (requests, cache hits, outcomes incl. unusable_*); {} = matcher
     shards: int = 0
     rows: int = 0
+    scoring: dict[str, Any] = {}  # filter decision counts (scoring/counts.py), rows written this session
     complete: bool = False
 
 
@@ -61,6 +66,7 @@ def table(s: RunSummary) -> str:
         ("tail nodes stolen", str(s.stolen_nodes)),
         ("llm oracle", ", ".join(f"{k}={v}" for k, v in s.oracle.items()) or "- (matcher)"),
         ("shards / rows", f"{s.shards} / {s.rows}"),
+        *summary_lines(s.scoring),
     ]
     w = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k.ljust(w)}  {v}" for k, v in rows)

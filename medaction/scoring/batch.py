@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from medaction.scoring.filters import get_filter
+from medaction.scoring.filters import decide
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.hops import distance_matrix
 from medaction.scoring.metrics import dtc_series, rac_series
@@ -34,6 +34,7 @@ class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
     rac: tuple[float | None, ...]
     kept_turns: tuple[int, ...]
     verdict: Verdict
+    decided_by: str = ""
 
 
 def _column_lookup(nodes: np.ndarray) -> dict[int, int]:
@@ -41,9 +42,9 @@ def _column_lookup(nodes: np.ndarray) -> dict[int, int]:
 
 
 def score_linked(trajs: Sequence[LinkedTrajectory], dtc_graph: GraphStore, rac_graph: GraphStore | None = None, *,
-                 cap: int = 8, tau: float = 3.0, filter_name: str = "dtc+rac") -> list[BatchResult]:
+                 cap: int = 8, tau: float = 3.0, filter_name: str = "dtc+rac",
+                 unmeasured: str = "correctness") -> list[BatchResult]:
     rac_graph = rac_graph or dtc_graph
-    flt = get_filter(filter_name)
     truths = np.unique([t.truth for t in trajs if t.truth is not None]).astype(np.int64)
     top1 = np.unique([d[0] for t in trajs for d in t.diffs if d]).astype(np.int64)
     m_dtc = distance_matrix(dtc_graph, truths, top1, cap)
@@ -61,6 +62,7 @@ def score_linked(trajs: Sequence[LinkedTrajectory], dtc_graph: GraphStore, rac_g
             dtc = list(dtc_series([d[0] if d else None for d in t.diffs], lambda n: int(row[col_t[n]]), cap))
         rac = rac_series(t.diffs, t.tests,
                          lambda d, srcs: int(m_rac[[row_a[a] for a in srcs], col_d[d]].min()), cap)
-        kept, verdict = flt(dtc, rac, t.correct, tau)
-        out.append(BatchResult(dtc=tuple(dtc), rac=tuple(rac), kept_turns=kept, verdict=verdict))
+        d = decide(filter_name, dtc, rac, t.correct, tau, unmeasured)
+        out.append(BatchResult(dtc=tuple(dtc), rac=tuple(rac), kept_turns=d.kept, verdict=d.verdict,
+                               decided_by=d.decided_by))
     return out

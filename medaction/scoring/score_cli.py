@@ -3,6 +3,9 @@
 Reads rows through `medaction.scoring.rows.from_row`, re-scores each trajectory with the KG scorer (another graph,
 threshold, encoder or filter) and writes the same rows with new dtc/rac/kept_turns/verdict/correct/graph columns
 to OUT/shards/, plus OUT/retention.json. No rollout is re-run; the ground truth comes from the cases file.
+It prints, and writes to retention.json, the decision counts of the run summary (scoring/counts.py): who decided
+each trajectory (DTC/RAC or the fallback for what cannot be measured, --unmeasured), kept/truncated/discarded,
+the truth and top-1 link rates and the free-form share.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     p.add_argument("--encoder-dir", default=None, help="model directory (medcpt; optional for minilm)")
     p.add_argument("--threshold", type=float, default=0.5)
     p.add_argument("--filter", default="dtc+rac", help="none | correctness | dtc+rac")
+    p.add_argument("--unmeasured", default="correctness",
+                   help="trajectories DTC cannot measure (< 2 linked turns): correctness | keep | discard")
+    p.add_argument("--extractor", default="rules", help="b_t of turns without a differential: rules | policy | none")
+    p.add_argument("--extractor-policy", default="", help="registered policy backend for --extractor policy")
+    p.add_argument("--extractor-policy-config", default="{}", help="JSON config of that policy")
     p.set_defaults(func=run)
     return p
 
@@ -46,16 +54,34 @@ def _shard_files(d: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     from medaction.envs.load import default_cases_path, iter_environments
+    from medaction.scoring.counts import DecisionCounts, summary_lines
     from medaction.scoring.filters import retention
     from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
     from medaction.scoring.rows import from_row, to_row, to_table
 
+    from medaction.outputs import UsageError
+    from medaction.scoring.extractor import EXTRACTORS
+    from medaction.scoring.filters import FILTERS, UNMEASURED
+
+    for flag, value, known in (("--filter", args.filter, FILTERS), ("--unmeasured", args.unmeasured, UNMEASURED),
+                               ("--extractor", args.extractor, EXTRACTORS)):
+        if value not in known:
+            raise UsageError(f"{flag}: {value!r} not one of {', '.join(known)}")
+    try:
+        policy_config = json.loads(args.extractor_policy_config)
+    except ValueError as exc:
+        raise UsageError(f"--extractor-policy-config: not JSON ({exc})") from exc
+    if not isinstance(policy_config, dict):
+        raise UsageError("--extractor-policy-config: a JSON object is expected")
     t0 = time.perf_counter()
     try:
         files = _shard_files(args.shards)
         cfg = KGScorerConfig(dtc_graph=args.graph, rac_graph=args.rac_graph, tau=args.tau, cap=args.cap,
                              encoder=args.encoder, threshold=args.threshold, filter=args.filter,
-                             encoder_config={"model_dir": args.encoder_dir} if args.encoder_dir else {})
+                             encoder_config={"model_dir": args.encoder_dir} if args.encoder_dir else {},
+                             unmeasured=args.unmeasured, extractor=args.extractor,
+                             extractor_policy=args.extractor_policy,
+                             extractor_policy_config=policy_config)
         scorer = KGScorer(cfg)
     except (GraphError, FileNotFoundError, KeyError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -65,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     out_dir = args.out / "shards"
     out_dir.mkdir(parents=True, exist_ok=True)
     scored_all = []
+    counts = DecisionCounts()
     missing = 0
     for f in files:
         rows = []
@@ -78,15 +105,20 @@ def run(args: argparse.Namespace) -> int:
             st = scorer.score(old.trajectory, env)
             scored_all.append(st)
             rows.append(to_row(st, origin=row.get("origin") or "rollout"))
+            counts.add_row(rows[-1])
         tmp = out_dir / (f.name + ".tmp")
         pq.write_table(to_table(rows), tmp)
         tmp.replace(out_dir / f.name)
     stats = {"graph": scorer.graph_label, "filter": args.filter, "tau": args.tau, "cap": args.cap,
              "encoder": args.encoder, "cases": str(cases_path), "rows_without_case": missing,
-             **retention(scored_all)}
+             "unmeasured": args.unmeasured, "extractor": args.extractor,
+             **retention(scored_all), "decisions": counts.report()}
     (args.out / "retention.json").write_text(json.dumps(stats, indent=1))
     print(f"graph: {scorer.graph_label}")
     print(f"re-scored {len(scored_all)} trajectories from {len(files)} shards in {time.perf_counter() - t0:.1f} s "
           f"-> {out_dir}; trajectories kept {stats['trajectory_retention']:.1%}, turns kept "
           f"{stats['turn_retention']:.1%}" + (f"; {missing} rows had no case in {cases_path}" if missing else ""))
+    lines = summary_lines(stats["decisions"])
+    w = max(len(k) for k, _ in lines)
+    print("\n".join(f"  {k.ljust(w)}  {v}" for k, v in lines))
     return 0

@@ -14,7 +14,8 @@ import msgspec
 Filter = Literal["none", "correctness", "dtc+rac"]
 Format = Literal["turn", "chat"]
 Branches = Literal["all", "none", "only"]
-Truncation = Literal["drop", "left"]
+Truncation = Literal["drop", "left", "middle"]
+Unmeasured = Literal["correctness", "keep", "discard"]
 
 
 class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -25,6 +26,10 @@ class DataConfig(_Cfg):
     shards: tuple[str, ...] = ()  # parquet files, directories (read recursively) or globs
     format: Format = "turn"  # turn: one example per kept turn (paper's unit); chat: one per trajectory
     filter: Filter = "dtc+rac"
+    # rows DTC cannot measure, under dtc+rac (docs/design.md "What cannot be measured"): correctness | keep | discard
+    unmeasured: Unmeasured = "correctness"
+    failed_parse: bool = False  # True: turns whose parse failed may still be targets (default: never)
+    dedupe: bool = True  # one example per (tree, node): branches share their prefix turns
     teachers: tuple[str, ...] = ()  # policy_id allow-list; empty = every teacher
     origins: tuple[str, ...] = ()  # "rollout" / "gold"; empty = all
     free_share: float | None = 0.1  # target share of free-form trajectories; None = keep as found
@@ -38,7 +43,10 @@ class ModelConfig(_Cfg):
     loader: str = "hf_dir"  # a registered student loader (see trainers/student.py)
     path: str = ""  # model dir for hf_dir; GGUF/dir override for smollm2
     max_length: int = 2048
-    truncation: Truncation = "left"  # never cuts the assistant span: left-truncates the prompt or drops
+    # never cuts the assistant span. middle: drop the fewest oldest test results of the record (system, o1 and the
+    # latest result stay; trainers/tokens.py), left-cut only if still too long; left: cut prompt tokens from the
+    # start; drop: drop the example
+    truncation: Truncation = "middle"
     packing: bool = False
 
 
