@@ -49,6 +49,14 @@ def register_scorer(name: str) -> Callable[[ScorerFactory], ScorerFactory]:
     return deco
 
 
+def available_scorers() -> list[str]:
+    """Every registered scorer name (the KG scorers register on import of medaction.scoring.kg_scorer)."""
+    import importlib
+
+    importlib.import_module("medaction.scoring.kg_scorer")
+    return sorted(_SCORERS)
+
+
 def build_scorer(name: str, config: Any = None) -> Scorer:
     if name not in _SCORERS:
         import importlib
