@@ -18,6 +18,7 @@ import signal
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,10 @@ from medaction.engine.metrics import EngineMetrics
 from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
 from medaction.engine.summary import RunSummary, table
 from medaction.engine.validate import validate_run
-from medaction.envs.errors import RejectLog
+from medaction.envs.errors import RecordError, RejectLog
 from medaction.envs.load import iter_environments
-from medaction.outputs import RunFailed
+from medaction.envs.types import Environment
+from medaction.outputs import RunFailed, UsageError
 from medaction.policies.mix import teaches_case
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
@@ -69,7 +71,7 @@ _FAILED_STOPS = ("policy_error",)
 
 class Driver:
     def __init__(self, cfg: RunConfig, out_dir: Path, *, resume: bool, progress: bool,
-                 force_out: bool = False) -> None:
+                 force_out: bool = False, cases: tuple[Iterator[Environment], RejectLog] | None = None) -> None:
         self.cfg = cfg
         self.out = out_dir
         self.hash = config_hash(cfg)
@@ -103,8 +105,7 @@ class Driver:
         slots = sum(p.cap * p.cfg.replicas for p in self.pools)
         self.max_active = e.max_active_trees or 4 * slots
         self.cases_path = cases_path(cfg)
-        self.rejects = RejectLog()
-        envs = iter_environments(cfg.cases.source, self.cases_path, strict=cfg.cases.strict, rejects=self.rejects)
+        envs, self.rejects = cases or open_cases(cfg)
         self.envs = itertools.islice(envs, cfg.cases.limit) if cfg.cases.limit else envs
         self.exhausted = False
         self._turn = 0
@@ -130,7 +131,10 @@ class Driver:
         cfg = self.cfg
         while (not self.exhausted and self.sched.active_trees < self.max_active
                and self.pending_writes < cfg.output.max_pending_writes):
-            env = next(self.envs, None)
+            try:
+                env = next(self.envs, None)
+            except RecordError as exc:  # cases.strict: the first bad record ends the run, naming it
+                raise UsageError(f"cases.strict: {exc}") from None
             if env is None:
                 self.exhausted = True
                 # No tree will arrive any more: run the longest remaining chains first so the last-admitted trees
@@ -444,6 +448,29 @@ def ensure_ray() -> None:
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=True)
 
 
+def open_cases(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
+    rejects = RejectLog()
+    return iter_environments(cfg.cases.source, cases_path(cfg), strict=cfg.cases.strict, rejects=rejects), rejects
+
+
+def first_case(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
+    """Open the cases and read up to the first good one, before Ray starts: a file with no usable record fails
+    here (RunFailed, nothing created); a bad record under cases.strict is a UsageError naming it."""
+    envs, rejects = open_cases(cfg)
+    try:
+        first = next(envs, None)
+    except RecordError as exc:
+        raise UsageError(f"cases.strict: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cases.path: {exc}") from None
+    if first is None:
+        where = f"; first: {rejects.rejects[0].file}: {rejects.rejects[0].where}: field {rejects.rejects[0].field!r}: " \
+                f"{rejects.rejects[0].reason}" if rejects.rejects else " (the file is empty)"
+        raise RunFailed(plain(f"no case read from {cases_path(cfg)} (cases.source {cfg.cases.source!r}): "
+                              f"{rejects.count} records rejected{where}"))
+    return itertools.chain([first], envs), rejects
+
+
 def run(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
         progress: bool = True, force_out: bool = False) -> RunSummary:
     """cases -> environments -> trees of turns -> scoring -> parquet shards + manifest. Returns the summary.
@@ -454,9 +481,10 @@ def run(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = Fal
     validate_run(cfg)
     out = Path(out_dir or cfg.output.dir).absolute()
     mf.prepare_output(out, config_hash(cfg), resume=resume, force_out=force_out)
+    cases = first_case(cfg)
     ensure_ray()
     out.mkdir(parents=True, exist_ok=True)
-    driver = Driver(cfg, out, resume=resume, progress=progress, force_out=force_out)
+    driver = Driver(cfg, out, resume=resume, progress=progress, force_out=force_out, cases=cases)
     try:
         summary = asyncio.run(driver.run())
     finally:

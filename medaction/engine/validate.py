@@ -35,8 +35,13 @@ def validate_run(cfg: RunConfig) -> None:
         where = f"policies.{i} (id {tc.id!r})"
         if tc.backend not in backends:
             raise UsageError(f"{where}: unknown policy backend {tc.backend!r}; known: {', '.join(backends)}")
+        ctype = config_type(tc.backend)
+        unknown = sorted(set(tc.config) - set(ctype.__struct_fields__))
+        if unknown:  # backend config Structs ignore unknown keys; a typo must not silently become a default
+            raise UsageError(f"{where}.config: unknown key(s) {', '.join(unknown)} for backend {tc.backend!r}; "
+                             f"known: {', '.join(ctype.__struct_fields__)}")
         try:
-            msgspec.convert(tc.config, config_type(tc.backend))
+            msgspec.convert(tc.config, ctype)
         except msgspec.ValidationError as exc:
             raise UsageError(f"{where}.config: {exc}") from None
         try:
