@@ -58,6 +58,15 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def _content(rows: list[dict]) -> set[tuple]:
+    """What a re-run must reproduce exactly (timings aside): ids, stop, seed and every turn's text."""
+    out = set()
+    for r in rows:
+        traj = msgspec.json.decode(r["trajectory_json"])
+        out.add((r["tree_id"], r["path"], r["stop"], r["seed"], tuple(n["turn"]["raw"] for n in traj["nodes"])))
+    return out
+
+
 def rows_of(out: Path) -> list[dict]:
     m = msgspec.json.decode((out / "manifest.json").read_bytes())
     return [r for s in m["shards"] for r in pq.read_table(out / s["file"]).to_pylist()]
@@ -284,7 +293,7 @@ def test_resume_reruns_missing_and_corrupt_shards_and_checks_case_data(ray_sessi
     sets = [*QUICK, "cases.source=jsonl", f"cases.path={cases}", "output.rows_per_shard=1"]
     rc, err = run_cli(capsys, "--out", str(out), *_sets(*sets))
     assert rc == 0, err[-2000:]
-    first = {(r["tree_id"], r["path"], r["trajectory_json"]) for r in rows_of(out)}
+    first = _content(rows_of(out))
     m = mf.load(out)
     assert m is not None and len(m.shards) == 4
     (out / m.shards[0].file).unlink()
@@ -296,9 +305,11 @@ def test_resume_reruns_missing_and_corrupt_shards_and_checks_case_data(ray_sessi
     s = msgspec.json.decode((out / "summary.json").read_bytes())
     assert s["trees_done"] == 2 and s["trees_skipped"] == 2 and len(s["shards_invalid"]) == 2
     rows = rows_of(out)
-    assert {(r["tree_id"], r["path"], r["trajectory_json"]) for r in rows} == first and len(rows) == len(first)
+    assert _content(rows) == first and len(rows) == len(first)
     # the case file changed between runs: resume refuses (the config hash covers the data)
-    cases.write_bytes(cases.read_bytes().replace(b"Year", b"year", 1))
+    data = cases.read_bytes()
+    cases.write_bytes(data.replace(b'"diagnosis":"', b'"diagnosis":"Not ', 1))  # one gold label edited
+    assert cases.read_bytes() != data and cases.stat().st_size == len(data) + 4
     before = snapshot(out)
     rc, err = run_cli(capsys, "--out", str(out), "--resume", *_sets(*sets))
     assert rc == 2 and "config hash" in error_line(err) and snapshot(out) == before

@@ -80,6 +80,9 @@ class RemotePolicy:
                 self.lost = True
                 raise ReplicaLost(f"policy replica died: {type(exc).__name__}") from exc
             except RayTaskError as exc:  # the backend raised: its cause, not Ray's traceback, is the error text
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, Exception) and not isinstance(cause, RayTaskError):
+                    raise cause from None
                 raise PolicyError(root_cause(exc)) from None
             except (asyncio.TimeoutError, TimeoutError, GetTimeoutError):
                 self.timeouts += 1
