@@ -316,11 +316,13 @@ def test_resume_reruns_missing_and_corrupt_shards_and_checks_case_data(ray_sessi
 
 
 def test_ctrl_c_flushes_writes_manifest_and_resume_finishes(ray_session, tmp_path) -> None:
-    n = 6
+    n = 8
     out = tmp_path / "run"
+    # slow enough (sim latency x0.1, 2 in flight) that Ctrl-C lands mid-run; nothing flushes before it on its own
     sets = _sets(f"cases.limit={n}", "policies.0.id=sim", "policies.0.backend=sim", "policies.0.replicas=1",
-                 "policies.0.max_concurrency=2", "policies.0.config.time_scale=0.3", "tree.k=2", "tree.b=0",
-                 "output.rows_per_shard=1000", "engine.flush_every_s=1000", "engine.progress_every_s=1")
+                 "policies.0.max_concurrency=2", "policies.0.config.time_scale=0.1", "tree.k=2", "tree.b=0",
+                 "tree.max_turns=4", "output.rows_per_shard=1000", "engine.flush_every_s=1000",
+                 "engine.progress_every_s=0.5")
     env = {**os.environ, "RAY_ADDRESS": ray_session.get_runtime_context().gcs_address, "PYTHONPATH": str(REPO)}
     log = tmp_path / "driver.log"
     with open(log, "w") as fh:
