@@ -22,7 +22,6 @@ import pytest
 from medaction.actors.writer import ShardWriterImpl
 from medaction.cli import main
 from medaction.engine import manifest as mf
-from medaction.engine.errors import root_cause
 from medaction.envs.errors import RejectLog
 from medaction.envs.load import default_cases_path, iter_environments, write_jsonl
 from medaction.outputs import UsageError
@@ -199,6 +198,7 @@ def test_resume_drops_missing_and_corrupt_shards_and_reopens_failed_trees(tmp_pa
 def test_root_cause_unwraps_ray_errors_and_strips_colour() -> None:
     from ray.exceptions import RayTaskError
 
+    from medaction.engine.errors import root_cause
     from medaction.policies.base import PolicyError
 
     cause = PolicyError("openai_http: connection error (All connection attempts failed)")
