@@ -156,6 +156,21 @@ def test_duplicate_case_ids_are_rejected_with_their_line_and_bom_is_accepted(tmp
     assert len(list(iter_environments("agentclinic", bom, strict=True))) == 214
 
 
+def test_empty_menus_are_kept_by_every_importer(tmp_path) -> None:
+    """One rule (envs/load.py docstring): an empty test menu is a valid case with tests=(), whatever the source."""
+    ac = json.loads(default_cases_path().read_text().splitlines()[0])
+    ac["OSCE_Examination"]["Test_Results"] = {}
+    (tmp_path / "ac.jsonl").write_text(json.dumps(ac) + "\n")
+    summary = "- Patient Information: 5-year-old.\n- Chief Complaint: Rash.\n- Ancillary Tests:\n- Treatment: steroids."
+    (tmp_path / "mr.json").write_text(json.dumps({"PMC1": {"generate_case": {
+        "case_summary": summary, "diagnosis_results": "Measles"}}}))
+    env = next(iter_environments("agentclinic", default_cases_path()))
+    write_jsonl([msgspec.structs.replace(env, tests=())], tmp_path / "c.jsonl")
+    for source, name in (("agentclinic", "ac.jsonl"), ("medrbench", "mr.json"), ("jsonl", "c.jsonl")):
+        got = list(iter_environments(source, tmp_path / name, strict=True))
+        assert len(got) == 1 and got[0].tests == (), source
+
+
 # ---- writer: verification and retry of failed trees, without Ray -------------------------------------------------
 def _row(tree: str, path: str, stop: str = "final") -> dict:
     from medaction.envs.types import Environment

@@ -4,6 +4,12 @@ A bad record raises `RecordError` (file, line/key, field). With `strict=False` (
 listed in `rejects`; every valid record still comes through. With `strict=True` the first bad record raises.
 Case ids are unique per file: a repeated id is a bad record (field `case_id`, naming the line of the first one), so
 the same case never yields two trees. A UTF-8 byte-order mark at the start of a file is accepted and ignored.
+
+Empty menus, one rule for every importer: a case whose test menu is empty (AgentClinic `Test_Results` is `{}`,
+MedR-Bench's "Ancillary Tests" section lists nothing or only results already stated in o1, a canonical record with
+`tests: []`) is kept with `tests=()`; every test the policy orders is then answered as unavailable, and
+`medaction envs stats` counts such cases as "empty menus". Only a record whose structure cannot be read is
+rejected (e.g. a MedR-Bench summary with no "Ancillary Tests" heading, so o1 cannot be told from the menu).
 """
 
 from __future__ import annotations
