@@ -301,6 +301,15 @@ def test_unreachable_endpoint_exits_1_with_the_cause_and_resume_retries(ray_sess
     assert s["trees_retried"] == 3 and s["trees_done"] == 3
 
 
+def test_replica_that_cannot_start_exits_1_with_its_cause(ray_session, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    rc, err = run_cli(capsys, "--out", str(out), *_sets(
+        "cases.limit=2", "policies.0.backend=openai_http", "policies.0.config.concurrency=0"))
+    assert rc == 1
+    assert error_line(err).endswith("a replica could not start: ValueError: openai_http: concurrency must be >= 1")
+    assert mf.prepare_output(out, "another-config", resume=False) is None  # nothing done: a fixed rerun may go
+
+
 def test_resume_reruns_missing_and_corrupt_shards_and_checks_case_data(ray_session, tmp_path, capsys) -> None:
     cases = tmp_path / "cases.jsonl"
     write_jsonl(list(iter_environments("agentclinic", default_cases_path()))[:4], cases)

@@ -37,12 +37,21 @@ def root_cause(exc: BaseException) -> str:
     return plain(f"{name}: {msg}" if msg else name)
 
 
+_EXC_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Failed|Lost)\b:?")
+
+
 def _last_error_line(text: str) -> str:
     """The `Type: message` line that ends a formatted traceback (the whole text when there is none)."""
     lines = [ln.strip() for ln in _ANSI.sub("", text).splitlines() if ln.strip()]
-    if not any("Traceback (most recent call last)" in ln for ln in lines):
+    if len(lines) <= 1:
         return " ".join(lines)
     for ln in reversed(lines):
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning|Failed|Lost)\b:?", ln):
-            return ln
-    return lines[-1] if lines else ""
+        if _EXC_LINE.match(ln):
+            return _short_type(ln)
+    return lines[0]
+
+
+def _short_type(line: str) -> str:
+    """`medaction.policies.base.PolicyError: msg` -> `PolicyError: msg` (the module path is noise here)."""
+    head, sep, rest = line.partition(":")
+    return f"{head.rsplit('.', 1)[-1]}{sep}{rest}"
