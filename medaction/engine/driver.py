@@ -464,8 +464,8 @@ def first_case(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cases.path: {exc}") from None
     if first is None:
-        where = f"; first: {rejects.rejects[0].file}: {rejects.rejects[0].where}: field {rejects.rejects[0].field!r}: " \
-                f"{rejects.rejects[0].reason}" if rejects.rejects else " (the file is empty)"
+        r = rejects.rejects[0] if rejects.rejects else None
+        where = f"; first: {r.file}: {r.where}: field {r.field!r}: {r.reason}" if r else " (the file is empty)"
         raise RunFailed(plain(f"no case read from {cases_path(cfg)} (cases.source {cfg.cases.source!r}): "
                               f"{rejects.count} records rejected{where}"))
     return itertools.chain([first], envs), rejects
