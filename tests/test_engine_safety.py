@@ -107,6 +107,7 @@ def test_out_under_a_file(tmp_path, capsys) -> None:
     (["engine.call_timeout_s=-1"], "engine.call_timeout_s = -1.0 is out of range"),
     (["policies.0.routing=stiky"], "routing must be 'sticky' or 'shared'"),
     (["policies.0.config.no_such_field=1"], "no_such_field"),
+    (["policies.0.params.temprature=0.5"], "params: unknown key(s) temprature"),
 ])
 def test_bad_config_fails_before_ray_and_creates_nothing(tmp_path, capsys, sets, message) -> None:
     os.environ.pop("MEDACTION_TEST_UNSET_KEY", None)

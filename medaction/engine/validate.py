@@ -44,6 +44,10 @@ def validate_run(cfg: RunConfig) -> None:
             msgspec.convert(tc.config, ctype)
         except msgspec.ValidationError as exc:
             raise UsageError(f"{where}.config: {exc}") from None
+        unknown = sorted(set(tc.params) - set(SamplingParams.__struct_fields__))
+        if unknown:
+            raise UsageError(f"{where}.params: unknown key(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(SamplingParams.__struct_fields__)}")
         try:
             msgspec.convert(tc.params, SamplingParams)
         except msgspec.ValidationError as exc:
