@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, RunFailed) as exc:
         print(f"medaction {args.command}: {_one_line(exc)}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"medaction {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"medaction {args.command}: {_one_line(exc) if str(exc) else 'interrupted'}", file=sys.stderr)
         return 130
 
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medaction.engine.config import RunConfig, load_config
+from medaction.outputs import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 N_CASES = 14
@@ -162,7 +163,7 @@ def test_refuses_to_overwrite_and_checks_config_hash(reference, ray_session) -> 
     from medaction.engine.driver import run
 
     out = reference[0]
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(UsageError, match="--resume"):
         run(_cfg(), out_dir=out, progress=False)
-    with pytest.raises(ValueError, match="config hash"):
+    with pytest.raises(UsageError, match="config hash"):
         run(_cfg(**{"tree.k": 2}), out_dir=out, resume=True, progress=False)

@@ -1,6 +1,12 @@
 """RunConfig: the msgspec Struct tree of a run, read from TOML with dotted overrides (`--set tree.k=4`).
 
-Unknown keys are errors (forbid_unknown_fields), so a typo in a config cannot silently fall back to a default.
+Unknown keys are errors (forbid_unknown_fields), so a typo in a config cannot silently fall back to a default;
+out-of-range values are errors too (checked here, before anything starts).
+
+The config hash (what `--resume` compares) covers every content-affecting field and a fingerprint of the case
+data: the sha256 of the case file's bytes (docs/design.md, "Outputs and resume"). A content hash rather than
+size+mtime: an edited file with the same size, or a copy with a new mtime, is judged by what it holds; reading the
+file once costs about a second per GB, small next to any run.
 """
 
 from __future__ import annotations
@@ -101,6 +107,7 @@ class EngineConfig(_Cfg):
     progress_bar: bool = True  # tqdm when stderr is a TTY
     steal_tail: bool = True  # once no cases are left, idle replicas take queued nodes of busier ones
     tail_priority: str = "critical"  # once no cases are left: critical (shallower first; shorter makespan) | deep
+    retry_failed: bool = True  # --resume re-runs trees that failed on a policy error (CLI: --no-retry-failed)
 
 
 class RunConfig(_Cfg):
@@ -124,6 +131,30 @@ class RunConfig(_Cfg):
             raise ValueError("tree.free_share must be in [0, 1]")
         if self.engine.tail_priority not in ("critical", "deep"):
             raise ValueError(f"engine.tail_priority must be 'critical' or 'deep', got {self.engine.tail_priority!r}")
+        for p in self.policies:
+            if p.routing not in ("sticky", "shared"):
+                raise ValueError(f"policies[{p.id}].routing must be 'sticky' or 'shared', got {p.routing!r}")
+            if p.num_cpus < 0 or p.num_gpus < 0:
+                raise ValueError(f"policies[{p.id}]: num_cpus and num_gpus must be >= 0")
+        e, t = self.engine, self.tree
+        checks = [
+            ("tree.k", t.k, t.k >= 1), ("tree.b", t.b, t.b >= 0), ("tree.width", t.width, t.width >= 1),
+            ("tree.max_turns", t.max_turns, t.max_turns >= 1), ("cases.limit", self.cases.limit, self.cases.limit >= 0),
+            ("oracle.actors", self.oracle.actors, self.oracle.actors >= 1),
+            ("scoring.actors", self.scoring.actors, self.scoring.actors >= 1),
+            ("output.rows_per_shard", self.output.rows_per_shard, self.output.rows_per_shard >= 1),
+            ("output.max_pending_writes", self.output.max_pending_writes, self.output.max_pending_writes >= 1),
+            ("engine.max_active_trees", e.max_active_trees, e.max_active_trees >= 0),
+            ("engine.call_timeout_s", e.call_timeout_s, e.call_timeout_s > 0),
+            ("engine.call_retries", e.call_retries, e.call_retries >= 0),
+            ("engine.max_restarts", e.max_restarts, e.max_restarts >= -1),
+            ("engine.progress_every_s", e.progress_every_s, e.progress_every_s > 0),
+            ("engine.flush_every_s", e.flush_every_s, e.flush_every_s > 0),
+            ("engine.health_every_s", e.health_every_s, e.health_every_s > 0),
+        ]
+        for name, value, ok in checks:
+            if not ok:
+                raise ValueError(f"{name} = {value!r} is out of range")
 
 
 def _parse_value(raw: str) -> Any:
@@ -185,8 +216,28 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 _SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors"}
 
 
+def cases_path(cfg: RunConfig) -> Path:
+    """The case file a run reads (empty `cases.path`: the bundled AgentClinic cases)."""
+    from medaction.envs.load import default_cases_path
+
+    return Path(cfg.cases.path) if cfg.cases.path else default_cases_path()
+
+
+def cases_fingerprint(path: Path) -> str:
+    """sha256 of the case file's bytes ("missing" when it cannot be read)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "missing"
+    return h.hexdigest()
+
+
 def config_hash(cfg: RunConfig) -> str:
     data = msgspec.to_builtins(cfg)
+    data["cases_sha256"] = cases_fingerprint(cases_path(cfg))
     data.pop("engine", None)
     data.pop("output", None)
 

@@ -14,13 +14,15 @@ from typing import Any
 
 import msgspec
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
 from medaction.actors.oracle import OracleActor, UnknownCase
 from medaction.actors.policy import start_policy_actors
 from medaction.actors.router import build_router
 from medaction.engine.config import TeacherConfig
+from medaction.engine.errors import root_cause
 from medaction.envs.types import OracleReply
+from medaction.policies.base import PolicyError
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -75,6 +77,11 @@ class RemotePolicy:
             except RayActorError as exc:
                 self.lost = True
                 raise ReplicaLost(f"policy replica died: {type(exc).__name__}") from exc
+            except RayTaskError as exc:  # the backend raised: its cause, not Ray's traceback, is the error text
+                cause = getattr(exc, "cause", None)
+                if isinstance(cause, Exception) and not isinstance(cause, RayTaskError):
+                    raise cause from None
+                raise PolicyError(root_cause(exc)) from None
             except (asyncio.TimeoutError, TimeoutError, GetTimeoutError):
                 self.timeouts += 1
                 ray.cancel(ref)

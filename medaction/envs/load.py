@@ -2,6 +2,14 @@
 
 A bad record raises `RecordError` (file, line/key, field). With `strict=False` (default) it is skipped, counted and
 listed in `rejects`; every valid record still comes through. With `strict=True` the first bad record raises.
+Case ids are unique per file: a repeated id is a bad record (field `case_id`, naming the line of the first one), so
+the same case never yields two trees. A UTF-8 byte-order mark at the start of a file is accepted and ignored.
+
+Empty menus, one rule for every importer: a case whose test menu is empty (AgentClinic `Test_Results` is `{}`,
+MedR-Bench's "Ancillary Tests" section lists nothing or only results already stated in o1, a canonical record with
+`tests: []`) is kept with `tests=()`; every test the policy orders is then answered as unavailable, and
+`medaction envs stats` counts such cases as "empty menus". Only a record whose structure cannot be read is
+rejected (e.g. a MedR-Bench summary with no "Ancillary Tests" heading, so o1 cannot be told from the menu).
 """
 
 from __future__ import annotations
@@ -26,9 +34,14 @@ def default_cases_path() -> Path:
     return Path(str(resources.files("medaction.envs") / "data" / "agentclinic_medqa_extended.jsonl"))
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with path.open("rb") as fh:
         for no, raw in enumerate(fh, start=1):
+            if no == 1 and raw.startswith(_BOM):
+                raw = raw[len(_BOM):]
             raw = raw.strip()
             if raw:
                 yield no, raw
@@ -54,20 +67,31 @@ def _read_agentclinic(path: Path) -> Iterator[Environment | RecordError]:
 
 
 def _read_jsonl(path: Path) -> Iterator[Environment | RecordError]:
+    first: dict[str, int] = {}
     for no, raw in _lines(path):
         try:
-            yield canonical.parse_line(raw, path=str(path), where=f"line {no}")
+            env = canonical.parse_line(raw, path=str(path), where=f"line {no}")
         except RecordError as err:
             yield err
+            continue
+        if env.case_id in first:
+            yield RecordError(path, f"line {no}", "case_id",
+                              f"duplicate case id {env.case_id!r} (first at line {first[env.case_id]})",
+                              raw.decode("utf-8", "replace"))
+            continue
+        first[env.case_id] = no
+        yield env
 
 
 def _read_medrbench(path: Path) -> Iterator[Environment | RecordError]:
     """Top-level `{key: record}`; records are decoded one by one so a bad one does not lose the others.
     After unreadable JSON the rest of the file cannot be resynchronised: everything before it is kept."""
+    data = path.read_bytes()
+    data = data[len(_BOM):] if data.startswith(_BOM) else data
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        text = path.read_bytes().decode("utf-8", "replace")
+        text = data.decode("utf-8", "replace")
         yield RecordError(path, f"byte {exc.start}", "<file>", "not UTF-8 text; undecodable bytes replaced")
     dec = json.JSONDecoder()
     ws = " \t\r\n"
@@ -128,7 +152,20 @@ def iter_environments(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    yield from good_records(READERS[source](path), strict=strict, rejects=rejects)
+    yield from good_records(_unique(READERS[source](path), path), strict=strict, rejects=rejects)
+
+
+def _unique(items: Iterator[Environment | RecordError], path: Path) -> Iterator[Environment | RecordError]:
+    """Every reader's output passes here: a case id seen before in this file is a bad record, never a second case
+    (readers that know line numbers report them first; this is the net for any reader)."""
+    seen: set[str] = set()
+    for item in items:
+        if isinstance(item, Environment):
+            if item.case_id in seen:
+                item = RecordError(path, f"case {item.case_id}", "case_id", "duplicate case id")
+            else:
+                seen.add(item.case_id)
+        yield item
 
 
 def write_jsonl(envs: Iterable[Environment], path: str | Path) -> int:
