@@ -51,11 +51,7 @@ SCORERS: Registry[ScorerFactory] = Registry("scorer", {
 
 
 def available_scorers() -> list[str]:
-    """Every registered scorer name (the KG scorers register on import of medaction.scoring.kg_scorer)."""
-    import importlib
-
-    importlib.import_module("medaction.scoring.kg_scorer")
-    return sorted(_SCORERS)
+    return SCORERS.names()
 
 
 def build_scorer(name: str, config: Any = None) -> Scorer:
