@@ -20,11 +20,11 @@ RANKS = {
     "tree": 3,
     "scoring": 4,
     "stage1": 5,
-    "actors": 6,
-    "engine": 7,
-    "trainers": 8,
-    "eval": 8,
-    "cli": 9,  # medaction/cli.py and __main__.py dispatch to every layer
+    "actors": 6,  # actors and engine are one layer (the Ray shells); each imports the other's plain parts
+    "engine": 6,
+    "trainers": 7,
+    "eval": 7,
+    "cli": 8,  # medaction/cli.py and __main__.py dispatch to every layer
 }
 
 
