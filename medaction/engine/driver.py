@@ -34,7 +34,8 @@ from medaction.engine import manifest as mf
 from medaction.engine.config import RunConfig, cases_path, config_hash
 from medaction.engine.errors import plain, root_cause
 from medaction.engine.metrics import EngineMetrics
-from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
+from medaction.actors.replicas import RemotePolicy
+from medaction.engine.pools import OraclePool, TeacherPool
 from medaction.engine.summary import RunSummary, table
 from medaction.engine.validate import validate_run
 from medaction.envs.errors import RecordError, RejectLog

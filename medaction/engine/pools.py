@@ -1,7 +1,6 @@
 """The driver's handles on its actors: a TeacherPool per teacher (replicas + router + in-flight accounting),
-the remote Policy proxy used by the turn loop, and the oracle proxy. Failure handling lives here:
-- a policy call whose replica died marks the proxy `lost` (the driver re-queues the node on a live replica);
-- a policy call that times out is retried `call_retries` times, then raises TimeoutError (stop = "timeout");
+and the oracle proxy. Policy calls go through actors/replicas.py (RemotePolicy: timeouts, retries, a dead replica
+marks the call `lost` and the driver re-queues the node). Oracle failure handling lives here:
 - an oracle that lost its state (restart) gets the case re-added and the call retried."""
 
 from __future__ import annotations
@@ -14,20 +13,15 @@ from typing import Any
 
 import msgspec
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+from ray.exceptions import RayActorError
 
 from medaction.actors.oracle import OracleActor, UnknownCase
 from medaction.actors.policy import start_policy_actors
+from medaction.actors.replicas import awaitable
 from medaction.actors.router import build_router
 from medaction.engine.config import TeacherConfig
-from medaction.engine.errors import root_cause
 from medaction.envs.types import OracleReply
-from medaction.policies.base import PolicyError
-from medaction.policies.types import Completion, Message, SamplingParams
-
-
-class ReplicaLost(RuntimeError):
-    pass
+from medaction.policies.types import SamplingParams
 
 
 def stable_index(key: str, n: int) -> int:
@@ -55,43 +49,6 @@ class TeacherPool:
 
     def ready(self) -> None:
         ray.get([a.ping.remote() for a in self.actors])
-
-
-class RemotePolicy:
-    """The Policy the turn loop sees for one node: calls one replica; remembers whether that replica died."""
-
-    def __init__(self, actor: Any, *, timeout_s: float, retries: int) -> None:
-        self.actor = actor
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.lost = False
-        self.timeouts = 0
-
-    async def complete(
-        self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
-    ) -> Completion:
-        for attempt in range(self.retries + 1):
-            ref = self.actor.complete.remote(tuple(messages), session, seed, params)
-            try:
-                return await asyncio.wait_for(_awaitable(ref), self.timeout_s)
-            except RayActorError as exc:
-                self.lost = True
-                raise ReplicaLost(f"policy replica died: {type(exc).__name__}") from exc
-            except RayTaskError as exc:  # the backend raised: its cause, not Ray's traceback, is the error text
-                cause = getattr(exc, "cause", None)
-                if isinstance(cause, Exception) and not isinstance(cause, RayTaskError):
-                    raise cause from None
-                raise PolicyError(root_cause(exc)) from None
-            except (asyncio.TimeoutError, TimeoutError, GetTimeoutError):
-                self.timeouts += 1
-                ray.cancel(ref)
-                if attempt == self.retries:
-                    raise TimeoutError(f"policy call timed out {attempt + 1}x after {self.timeout_s}s") from None
-        raise AssertionError("unreachable")
-
-
-async def _awaitable(ref: Any) -> Any:
-    return await ref
 
 
 class OraclePool:
@@ -137,13 +94,13 @@ class OraclePool:
             for attempt in range(self.retries + 1):
                 try:
                     ref = actor.answer.remote(case_id, tuple(requests))
-                    return await asyncio.wait_for(_awaitable(ref), self.timeout_s)
+                    return await asyncio.wait_for(awaitable(ref), self.timeout_s)
                 except (UnknownCase, RayActorError):  # restarted (state lost) or restarting: re-add and retry
                     if attempt == self.retries:
                         raise
                     await asyncio.sleep(0.2 * (attempt + 1))
                     try:
-                        await _awaitable(actor.add.remote(env_ref))
+                        await awaitable(actor.add.remote(env_ref))
                     except RayActorError:
                         pass
             raise AssertionError("unreachable")
