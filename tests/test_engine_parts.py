@@ -11,7 +11,8 @@ import pytest
 from medaction.actors.router import NoLiveReplica, Router, SharedQueue, build_router
 from medaction.actors.writer import ShardWriterImpl
 from medaction.engine import manifest as mf
-from medaction.engine.config import apply_override, config_hash, load_config
+from medaction.config import apply_override
+from medaction.engine.config import config_hash, load_config
 from medaction.outputs import UsageError
 from medaction.policies.types import Turn
 from medaction.scoring.base import IdentityScorer
@@ -45,6 +46,12 @@ def test_demo_config_and_dotted_overrides(tmp_path) -> None:
     apply_override(d, "a.b=[1, 2]")
     apply_override(d, "a.c=word")
     assert d == {"a": {"b": [1, 2], "c": "word"}}
+    brackets = load_config(REPO / "configs" / "demo.toml", ["policies[0].replicas=2"])
+    assert brackets.policies[0].replicas == 2
+    with pytest.raises(ValueError, match="is a list"):
+        load_config(REPO / "configs" / "demo.toml", ["policies.x.replicas=2"])
+    with pytest.raises(ValueError, match="bad config"):  # strict: a quoted number is not an int
+        load_config(None, ["tree.k='4'"])
 
 
 def test_config_hash_ignores_speed_only_fields() -> None:

@@ -12,11 +12,13 @@ file once costs about a second per GB, small next to any run.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from medaction.config import apply_override, build_config, read_toml
+from medaction.outputs import UsageError
 
 
 class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -157,59 +159,16 @@ class RunConfig(_Cfg):
                 raise ValueError(f"{name} = {value!r} is out of range")
 
 
-def _parse_value(raw: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw  # a bare word: a string
-
-
-def apply_override(data: dict[str, Any], assignment: str) -> None:
-    """`a.b=c` sets data["a"]["b"]; numeric parts index lists (`policies.0.replicas=4`)."""
-    key, sep, raw = assignment.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"--set expects key=value, got {assignment!r}")
-    parts = key.strip().split(".")
-    cur: Any = data
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(cur, list):
-            idx = int(part)
-            while len(cur) <= idx:
-                cur.append({})
-            cur = cur[idx]
-        else:
-            nxt = parts[i + 1]
-            cur = cur.setdefault(part, [] if nxt.isdigit() else {})
-    last = parts[-1]
-    if isinstance(cur, list):
-        idx = int(last)
-        while len(cur) <= idx:
-            cur.append({})
-        cur[idx] = _parse_value(raw.strip())
-    else:
-        cur[last] = _parse_value(raw.strip())
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    data: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{p}: invalid TOML: {exc}") from exc
-        if "policies" not in data and "policy" in data:
-            data["policies"] = [data.pop("policy")]
+    """The run's TOML (a single `[policy]` table is read as `[[policies]]`) plus `--set` overrides."""
+    data: dict[str, Any] = read_toml(path) if path else {}
+    if "policies" not in data and "policy" in data:
+        data["policies"] = [data.pop("policy")]
     for ov in overrides:
         apply_override(data, ov)
     if "policies" in data and not data["policies"]:
-        raise ValueError("policies: empty list")
-    if "policies" not in data and any(k.startswith("policies") for k in data):
-        pass
-    try:
-        return msgspec.convert(data, RunConfig)
-    except (msgspec.ValidationError, ValueError) as exc:
-        raise ValueError(f"{path or '<defaults>'}: bad config: {exc}") from exc
+        raise UsageError("policies: empty list")
+    return build_config(data, RunConfig, where=str(path) if path else "<defaults>")
 
 
 # Fields that change how fast a run goes but not what it writes: excluded from the resume hash.
@@ -249,7 +208,3 @@ def config_hash(cfg: RunConfig) -> str:
         return obj
 
     return hashlib.sha256(msgspec.json.encode(strip(data))).hexdigest()[:16]
-
-
-def to_toml_dict(cfg: RunConfig) -> dict[str, Any]:
-    return msgspec.to_builtins(cfg)

@@ -5,11 +5,12 @@ Paper appendix C defaults: lr 2e-4, 3 epochs, global batch 32; ~10% free-form tr
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
+
+from medaction.config import load_config as load_struct
 
 Filter = Literal["none", "correctness", "dtc+rac"]
 Format = Literal["turn", "chat"]
@@ -95,38 +96,5 @@ class TrainConfig(_Cfg):
     ray: RayConfig = RayConfig()
 
 
-def _parse_value(text: str) -> Any:
-    """TOML literal when it parses (numbers, bools, arrays, quoted strings), else the bare string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE (e.g. optim.lr=1e-4)")
-        node = raw
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"--set {item!r}: {part!r} is not a table")
-        node[parts[-1]] = _parse_value(value.strip())
-    return raw
-
-
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from exc
-    raw = apply_overrides(raw, overrides or [])
-    try:
-        return msgspec.convert(raw, TrainConfig, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"{path or '<overrides>'}: {exc}") from exc
+    return load_struct(path, overrides or [], TrainConfig)
