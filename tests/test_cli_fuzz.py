@@ -86,9 +86,12 @@ def argv_for(draw, arena: dict[str, Path]) -> list[str]:  # noqa: ANN001
                                     str(arena["notes.txt"] / "sub.jsonl")]))
         argv = ["envs", "build", "--source", src, source, "-o", out]
         argv += draw(st.sampled_from([[], ["--strict"], ["--rejects", str(arena["out"] / "rej.jsonl")],
-                                      ["--rejects", source]]))
+                                      ["--rejects", source], ["--rejects", p("notes.txt")]]))
     elif cmd == "stats":
-        argv = ["envs", "stats", "--source", src, draw(inp)] + draw(st.sampled_from([[], ["--strict"]]))
+        source = draw(inp)
+        argv = ["envs", "stats", "--source", src, source] + draw(st.sampled_from(
+            [[], ["--strict"], ["--rejects", source], ["--rejects", p("notes.txt")],
+             ["--rejects", str(arena["out"] / "rej.jsonl")]]))
     elif cmd == "show":
         argv = ["envs", "show", "--source", src, draw(inp), "--limit", draw(st.sampled_from(NUMS))]
         argv += draw(st.sampled_from([[], ["--case", "agentclinic-0002"], ["--case", "nope"], ["--o1-only"]]))

@@ -297,3 +297,17 @@ def test_serve_busy_port_is_one_line(capsys):
     rc, _, err = cli(capsys, "serve", "--policy", "nope", "--port", port)
     assert rc == 2
     one_line_error(err, "unknown policy backend")
+
+
+def test_rejects_file_never_replaces_an_input_or_foreign_file(built, tmp_path, capsys):
+    before = digest(built)
+    rc, _, err = cli(capsys, "envs", "stats", built, "--rejects", built)
+    assert rc == 2
+    one_line_error(err, "same file as input")
+    assert digest(built) == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious\n")
+    rc, _, err = cli(capsys, "envs", "build", built, "-o", tmp_path / "o.jsonl", "--rejects", notes)
+    assert rc == 2
+    one_line_error(err, "not a rejects JSONL")
+    assert notes.read_text() == "precious\n" and not (tmp_path / "o.jsonl").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from medaction.envs import canonical
 from medaction.envs.canonical import looks_canonical
-from medaction.envs.cli_common import add_source_args, iter_cases, print_rejects, require_cases
+from medaction.envs.cli_common import add_source_args, check_rejects, iter_cases, print_rejects, require_cases
 from medaction.envs.errors import RejectLog
 from medaction.outputs import UsageError, atomic_output, refuse_input_as_output
 
@@ -43,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.path.is_file():  # checked before any output is opened: a typo never truncates -o
         raise UsageError(f"{args.path}: no such file")
     check_output(args.output, (args.path,), overwrite=args.overwrite)
-    if args.rejects is not None:
-        refuse_input_as_output(args.rejects, args.path, args.output)
+    check_rejects(args.rejects, args.path, args.output)
     log = RejectLog(args.rejects)
     n = 0
     try:

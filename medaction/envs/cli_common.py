@@ -12,10 +12,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from medaction.envs.errors import RecordError, RejectLog
+import msgspec
+
+from medaction.envs.errors import RecordError, Reject, RejectLog
 from medaction.envs.load import SOURCE_CHOICES, iter_environments
 from medaction.envs.types import Environment
-from medaction.outputs import UsageError
+from medaction.outputs import UsageError, refuse_input_as_output
 
 SOURCE_HELP = ("input format: auto = decided from the file's content (default), agentclinic = AgentClinic OSCE "
                "JSONL, medrbench = MedR-Bench diagnosis JSON, jsonl = canonical environments")
@@ -27,6 +29,22 @@ def add_source_args(p: argparse.ArgumentParser, *, path_required: bool = True) -
     p.add_argument("--strict", action="store_true", help="stop at the first malformed record (exit code 2)")
     p.add_argument("--rejects", type=Path, default=None, metavar="FILE",
                    help="write skipped malformed records as JSONL to FILE")
+
+
+def check_rejects(rejects: Path | None, *inputs: Path) -> None:
+    """--rejects is an output too: never an input, never someone else's file (a rejects JSONL may be replaced)."""
+    if rejects is None:
+        return
+    refuse_input_as_output(rejects, *inputs)
+    if rejects.is_dir():
+        raise UsageError(f"{rejects}: is a directory; --rejects takes a file path")
+    if rejects.exists() and rejects.stat().st_size:
+        with rejects.open("rb") as fh:
+            first = fh.readline(1 << 16)
+        try:
+            msgspec.json.decode(first, type=Reject)
+        except (msgspec.DecodeError, RecursionError):
+            raise UsageError(f"{rejects}: exists and is not a rejects JSONL; not overwritten") from None
 
 
 def iter_cases(source: str, path: Path, *, strict: bool = False, rejects: RejectLog | None = None

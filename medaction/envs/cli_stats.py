@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from medaction.envs.cli_common import add_source_args, iter_cases, require_cases
+from medaction.envs.cli_common import add_source_args, check_rejects, iter_cases, require_cases
 from medaction.envs.errors import RejectLog
 
 
@@ -42,6 +42,7 @@ def stats_text(envs: list, rejects: RejectLog) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_rejects(args.rejects, args.path)
     log = RejectLog(args.rejects)
     try:
         envs = list(iter_cases(args.source, args.path, strict=args.strict, rejects=log))
