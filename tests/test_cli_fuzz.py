@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,9 @@ from medaction.envs import canonical
 from medaction.envs.load import default_cases_path, iter_environments
 
 DATA = Path(__file__).parent / "data"
-FUZZ = settings(max_examples=80, deadline=None, derandomize=True, database=None,
+# MEDACTION_FUZZ_EXAMPLES=2000 runs a longer, randomized search (the suite default is short and repeatable).
+_DEEP = int(os.environ.get("MEDACTION_FUZZ_EXAMPLES", "0"))
+FUZZ = settings(max_examples=_DEEP or 80, deadline=None, derandomize=not _DEEP, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -36,6 +39,7 @@ def arena(tmp_path_factory) -> dict[str, Path]:
     (d / "empty.jsonl").write_bytes(b"")
     (d / "deep.jsonl").write_bytes(b"[" * 50_000 + b"]" * 50_000 + b"\n")
     (d / "adir").mkdir()
+    (d / "adir" / "keep.txt").write_text("not ours\n")  # a non-empty folder nobody may write into
     (d / "run" / "shards").mkdir(parents=True)
     (d / "run" / "shards" / "s.parquet").write_bytes(b"PAR1 truncated")
     shutil.copy(DATA / "kg_primekg_small.csv", d / "kg.csv")
@@ -63,7 +67,7 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
 def assert_clean(rc: int, err: str, argv: list[str]) -> None:
     assert rc in (0, 1, 2), (rc, argv, err[-2000:])
     assert "Traceback" not in err, (argv, err[-2000:])
-    for line in err.splitlines():
+    for line in err.split("\n"):  # not splitlines(): argparse echoes a stray "\r" token inside its one line
         if line.strip():
             assert line.startswith(("medaction", "usage:", " ")), (argv, line)
 

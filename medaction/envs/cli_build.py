@@ -7,7 +7,14 @@ from pathlib import Path
 
 from medaction.envs import canonical
 from medaction.envs.canonical import looks_canonical
-from medaction.envs.cli_common import add_source_args, check_rejects, iter_cases, print_rejects, require_cases
+from medaction.envs.cli_common import (
+    add_source_args,
+    check_rejects,
+    iter_cases,
+    print_rejects,
+    require_cases,
+    resolve_source,
+)
 from medaction.envs.errors import RejectLog
 from medaction.outputs import UsageError, atomic_output, refuse_input_as_output
 
@@ -44,14 +51,15 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.path}: no such file")
     check_output(args.output, (args.path,), overwrite=args.overwrite)
     check_rejects(args.rejects, args.path, args.output)
+    source = resolve_source(args.source, args.path)
     log = RejectLog(args.rejects)
     n = 0
     try:
         with atomic_output(args.output, "wb") as fh:  # moved onto -o only when complete and non-empty
-            for env in iter_cases(args.source, args.path, strict=args.strict, rejects=log):
+            for env in iter_cases(source, args.path, strict=args.strict, rejects=log):
                 fh.write(canonical.encode(env) + b"\n")
                 n += 1
-            require_cases(n, args.source, args.path, log)
+            require_cases(n, source, args.path, log)
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
     finally:

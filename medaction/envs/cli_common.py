@@ -47,10 +47,22 @@ def check_rejects(rejects: Path | None, *inputs: Path) -> None:
             raise UsageError(f"{rejects}: exists and is not a rejects JSONL; not overwritten") from None
 
 
+def resolve_source(source: str, path: Path) -> str:
+    """The concrete format of `path` (`auto` sniffed from content); UsageError for a missing file."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file" + (" (a directory)" if path.is_dir() else ""))
+    if source != "auto":
+        return source
+    from medaction.envs.sniff import detect_source
+
+    return detect_source(path)
+
+
 def iter_cases(source: str, path: Path, *, strict: bool = False, rejects: RejectLog | None = None
                ) -> Iterator[Environment]:
     """`iter_environments` with its errors as UsageErrors (missing file, unknown format, strict-mode reject)."""
     try:
+        source = resolve_source(source, path)
         yield from iter_environments(source, path, strict=strict, rejects=rejects)
     except RecordError as exc:
         raise UsageError(f"{exc} (--strict)") from None
@@ -72,15 +84,14 @@ def require_cases(n: int, source: str, path: Path, rejects: RejectLog | None) ->
     if rejects is not None and rejects.rejects:
         r = rejects.rejects[0]
         msg += f"; first: {r.where}: field {r.field!r}: {' '.join(r.reason.split())}"
-    if source != "auto":
-        from medaction.envs.sniff import detect_source
+    from medaction.envs.sniff import detect_source
 
-        try:
-            looks = detect_source(path)
-        except UsageError:
-            looks = source
-        if looks != source:
-            msg += f"; the file looks like {looks}: pass --source {looks} (or auto)"
+    try:
+        looks = detect_source(path)
+    except UsageError:
+        looks = source
+    if looks != source:
+        msg += f"; the file looks like {looks}: pass --source {looks} (or auto)"
     raise UsageError(msg)
 
 
@@ -88,6 +99,7 @@ def read_cases(source: str, path: Path, *, strict: bool = False, rejects: Reject
                ) -> list[Environment]:
     """All accepted cases of `path`; UsageError when none was accepted."""
     log = rejects if rejects is not None else RejectLog()
+    source = resolve_source(source, path)
     envs = list(iter_cases(source, path, strict=strict, rejects=log))
     require_cases(len(envs), source, path, log)
     return envs
@@ -98,6 +110,7 @@ def nonempty_cases(source: str, path: Path, *, strict: bool = False, rejects: Re
     """A stream of the cases of `path` that raises (UsageError) before it is returned when none is accepted:
     a consumer that creates outputs creates nothing for an empty or unreadable file."""
     log = rejects if rejects is not None else RejectLog()
+    source = resolve_source(source, path)
     it = iter_cases(source, path, strict=strict, rejects=log)
     first = next(it, None)
     if first is None:

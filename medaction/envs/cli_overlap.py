@@ -36,7 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """MinHash parameters checked before any file is read (0 permutations used to end in ZeroDivisionError)."""
+    if not 0.0 < args.threshold <= 1.0:  # also false for nan
+        raise UsageError(f"--threshold {args.threshold}: must be in (0, 1]")
+    for flag, value in (("--num-perm", args.num_perm), ("--shingle", args.shingle), ("--bands", args.bands)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value}: must be >= 1")
+    if args.num_perm > 4096:  # memory grows with num_perm x shingles; 128 already gives 99% recall
+        raise UsageError(f"--num-perm {args.num_perm}: at most 4096")
+    if args.bands is not None and args.num_perm % args.bands:
+        raise UsageError(f"--num-perm {args.num_perm} must be a multiple of --bands {args.bands}")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_args(args)
     rej_a, rej_b = RejectLog(), RejectLog()
     a = read_cases(args.source_a, args.a, rejects=rej_a)  # 0 cases on either side is an error, never a pass
     b = read_cases(args.source_b, args.b, rejects=rej_b)

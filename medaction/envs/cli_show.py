@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from medaction.envs.cli_common import SOURCE_HELP, iter_cases, require_cases
+from medaction.envs.cli_common import SOURCE_HELP, iter_cases, require_cases, resolve_source
 from medaction.envs.errors import RejectLog
 from medaction.envs.load import SOURCE_CHOICES
 from medaction.envs.render import format_environment
@@ -28,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     shown = read = 0
     log = RejectLog()
-    for env in iter_cases(args.source, args.path, rejects=log):
+    source = resolve_source(args.source, args.path)
+    for env in iter_cases(source, args.path, rejects=log):
         read += 1
         if args.case and env.case_id not in args.case:
             continue
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         shown += 1
         if args.limit and shown >= args.limit:
             break
-    require_cases(read, args.source, args.path, log)
+    require_cases(read, source, args.path, log)
     if args.case and shown == 0:
         raise UsageError(f"{args.path}: no case with id {', '.join(args.case)} ({read} cases read)")
     return 0

@@ -7,7 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from medaction.envs.cli_common import add_source_args, check_rejects, iter_cases, require_cases
+from medaction.envs.cli_common import add_source_args, check_rejects, iter_cases, require_cases, resolve_source
 from medaction.envs.errors import RejectLog
 
 
@@ -43,12 +43,13 @@ def stats_text(envs: list, rejects: RejectLog) -> str:
 
 def run(args: argparse.Namespace) -> int:
     check_rejects(args.rejects, args.path)
+    source = resolve_source(args.source, args.path)
     log = RejectLog(args.rejects)
     try:
-        envs = list(iter_cases(args.source, args.path, strict=args.strict, rejects=log))
+        envs = list(iter_cases(source, args.path, strict=args.strict, rejects=log))
     finally:
         log.close()
-    print(f"{args.path} ({args.source})")
+    print(f"{args.path} ({source})")
     print(stats_text(envs, log))  # printed even for 0 cases: the reject breakdown says why
-    require_cases(len(envs), args.source, args.path, log)
+    require_cases(len(envs), source, args.path, log)
     return 0

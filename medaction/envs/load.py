@@ -118,10 +118,11 @@ def _read_medrbench(path: Path) -> Iterator[Environment | RecordError]:
                 yield RecordError(path, f"key {key}", "<record>", f"{_DEEP} (line {line})",
                                   text[start : start + 200])
                 continue
-        except (json.JSONDecodeError, IndexError) as exc:
-            at = exc.pos if isinstance(exc, json.JSONDecodeError) else len(text)
+        except (json.JSONDecodeError, IndexError, RecursionError) as exc:  # a key cannot be skipped: stop here
+            at = exc.pos if isinstance(exc, json.JSONDecodeError) else min(pos, len(text))
             line = text.count("\n", 0, at) + 1
-            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "unexpected end of file"
+            msg = (exc.msg if isinstance(exc, json.JSONDecodeError) else
+                   _DEEP if isinstance(exc, RecursionError) else "unexpected end of file")
             yield RecordError(path, f"line {line}", "<record>", f"bad JSON: {msg}; rest of file skipped")
             return
         if key in seen:
