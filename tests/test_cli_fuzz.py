@@ -45,6 +45,10 @@ def arena(tmp_path_factory) -> dict[str, Path]:
     shutil.copy(DATA / "kg_primekg_small.csv", d / "kg.csv")
     (d / "kg_bad.csv").write_text((DATA / "kg_primekg_small.csv").read_text().splitlines()[0] + "\n1,2\nx,y,z\n")
     assert main(["kg", "build", "--primekg", str(d / "kg.csv"), "-o", str(d / "store")]) == 0
+    for name, damage in (("npz", "graph.npz"), ("parquet", "nodes.parquet"), ("meta", "meta.json")):
+        shutil.copytree(d / "store", d / f"store_{name}")
+        f = d / f"store_{name}" / damage
+        f.write_bytes(f.read_bytes()[: len(f.read_bytes()) // 2])  # truncated, as after a full disk
     (d / "out").mkdir()
     return {p.name: p for p in d.iterdir()} | {"missing": d / "missing.jsonl", "root": d}
 
@@ -107,7 +111,8 @@ def argv_for(draw, arena: dict[str, Path]) -> list[str]:  # noqa: ANN001
                 argv += [flag, draw(st.sampled_from(NUMS))]
         argv += draw(st.sampled_from([[], ["--fail-on-overlap"]]))
     elif cmd == "kg-info":
-        argv = ["kg", "info", draw(st.sampled_from([p("store"), p("adir"), p("missing"), p("kg.csv")]))]
+        argv = ["kg", "info", draw(st.sampled_from([p("store"), p("store_npz"), p("store_parquet"), p("store_meta"),
+                                                    p("adir"), p("missing"), p("kg.csv")]))]
     elif cmd == "kg-build":
         argv = ["kg", "build", "--primekg", draw(st.sampled_from([p("kg.csv"), p("kg_bad.csv"), p("missing"),
                                                                    p("notes.txt"), p("adir")])),

@@ -281,6 +281,19 @@ def test_kg_build_bad_rows_are_named(tmp_path, capsys):
     assert [p.name for p in mine.iterdir()] == ["notes.md"]
 
 
+def test_kg_info_on_damaged_store_is_one_line(tmp_path, capsys):
+    store = tmp_path / "store"
+    assert cli(capsys, "kg", "build", "--primekg", DATA / "kg_primekg_small.csv", "-o", store)[0] == 0
+    for name in ("graph.npz", "nodes.parquet", "meta.json"):
+        bad = tmp_path / f"bad-{name}"
+        bad.mkdir()
+        for f in store.iterdir():
+            (bad / f.name).write_bytes(f.read_bytes()[:100] if f.name == name else f.read_bytes())
+        rc, _, err = cli(capsys, "kg", "info", bad)
+        assert rc == 2
+        one_line_error(err, str(bad / name))
+
+
 # -- serve ----------------------------------------------------------------------------------------------------
 def test_serve_busy_port_is_one_line(capsys):
     import ray
