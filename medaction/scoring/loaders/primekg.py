@@ -56,13 +56,10 @@ def load_primekg(path: str | Path, *, name: str = "PrimeKG", block_size: int = 3
     attrs: dict[int, tuple[str, str, str, str]] = {}
     bad_rows = 0
     for batch in checked_batches(reader, p):
-        xs, ys = batch.column("x_index"), batch.column("y_index")
-        ok = pc.fill_null(pc.and_(pc.match_substring_regex(xs, _INDEX), pc.match_substring_regex(ys, _INDEX)), False)
-        if not pc.all(ok).as_py():
-            bad_rows += len(ok) - pc.sum(ok).as_py()
-            batch = batch.filter(ok)
-        x = pc.cast(batch.column("x_index"), pa.int64()).to_numpy().astype(np.int64)
-        y = pc.cast(batch.column("y_index"), pa.int64()).to_numpy().astype(np.int64)
+        batch, bad = _valid_indices(batch)
+        bad_rows += bad
+        x = batch.column("x_index").to_numpy().astype(np.int64)
+        y = batch.column("y_index").to_numpy().astype(np.int64)
         src_parts.append(x.astype(np.int32))
         dst_parts.append(y.astype(np.int32))
         for side, idx in (("x", x), ("y", y)):
@@ -94,3 +91,28 @@ def load_primekg(path: str | Path, *, name: str = "PrimeKG", block_size: int = 3
                       meta={"loader": "primekg", "path": str(p), "bad_rows": int(bad_rows), "first_bad_row": first_bad,
                             "disease_types": ["disease"], "test_types": []})
 
+
+
+def _valid_indices(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, int]:
+    """The batch with x_index/y_index as int64, rows without two valid node indices dropped; and their count.
+    Fast path: cast the whole column; only a block that fails the cast pays for the per-row regex."""
+    xs, ys = batch.column("x_index"), batch.column("y_index")
+    try:
+        x, y = pc.cast(xs, pa.int64()), pc.cast(ys, pa.int64())
+        ok = pc.and_(pc.and_(pc.is_valid(x), pc.is_valid(y)),
+                     pc.and_(pc.and_(pc.greater_equal(x, 0), pc.greater_equal(y, 0)),
+                             pc.and_(pc.less(x, 1 << 31), pc.less(y, 1 << 31))))
+        ok = pc.fill_null(ok, False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = pc.fill_null(pc.and_(pc.match_substring_regex(xs, _INDEX), pc.match_substring_regex(ys, _INDEX)),
+                          False)
+        x = y = None
+    bad = len(ok) - pc.sum(ok).as_py() if len(ok) else 0
+    if bad:
+        batch = batch.filter(ok)
+        x, y = None, None
+    if x is None:
+        x, y = pc.cast(batch.column("x_index"), pa.int64()), pc.cast(batch.column("y_index"), pa.int64())
+    i, j = batch.schema.get_field_index("x_index"), batch.schema.get_field_index("y_index")
+    batch = batch.set_column(i, "x_index", x).set_column(j, "y_index", y)
+    return batch, bad
