@@ -324,3 +324,15 @@ def test_rejects_file_never_replaces_an_input_or_foreign_file(built, tmp_path, c
     assert rc == 2
     one_line_error(err, "not a rejects JSONL")
     assert notes.read_text() == "precious\n" and not (tmp_path / "o.jsonl").exists()
+
+
+def test_extract_with_no_readable_report_creates_nothing(tmp_path, capsys):
+    bad = tmp_path / "cases.csv"
+    bad.write_text("not a report\n")
+    out = tmp_path / "envs.jsonl"
+    rc, _, err = cli(capsys, "envs", "extract", "--input", bad, "--policy", "heuristic", "-o", out)
+    assert rc == 2
+    lines = err.strip().splitlines()
+    assert all(ln.startswith("medaction envs extract: ") for ln in lines) and "Traceback" not in err
+    assert "no readable report" in lines[-1] and "(1 inputs rejected)" in lines[-1]
+    assert not out.exists() and not list(tmp_path.glob("envs.jsonl*"))

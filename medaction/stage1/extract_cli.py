@@ -73,6 +73,14 @@ def _extract(args: argparse.Namespace) -> int:
     backend_cfg = policy_config(args.policy_config)
     rejects = RejectLog(args.rejects)
     jobs: Iterator[ReportJob] = report_jobs(args.input, args.format, rejects)
+    first = next(jobs, None)  # zero readable reports is an error before any output is opened
+    if first is None:
+        rejects.close()
+        for rej in rejects.rejects[:10]:
+            print(f"medaction envs extract: rejected input {rej.file}: {rej.where}: {rej.field}: {rej.reason}",
+                  file=sys.stderr)
+        raise CliError(f"no readable report in {', '.join(args.input)} ({rejects.count} inputs rejected)")
+    jobs = itertools.chain([first], jobs)
     if args.limit:
         jobs = itertools.islice(jobs, args.limit)
     checks = [] if args.no_leakage_check else default_checks()
