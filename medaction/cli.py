@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # command -> (module, help). Modules expose `add_parser(subparsers)` that sets `func` on its parser(s).
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"medaction {args.command}: {_one_line(exc) if str(exc) else 'interrupted'}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `medaction ... | head`: the reader left; no traceback, no flush error at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _one_line(exc: BaseException) -> str:

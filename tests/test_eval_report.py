@@ -110,8 +110,11 @@ def test_cli_compare_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["eval", "compare", str(d1), "--out", str(tmp_path / "c")]) == 0
     assert "| base |" in capsys.readouterr().out
     assert main(["eval"]) == 2  # no --policy/--cases and no subcommand
-    assert main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")]) == 2
-    with pytest.raises(SystemExit, match="not a file and not inline JSON"):
+    from medaction.outputs import UsageError  # medaction.cli.main prints it as one line, exit 2
+
+    with pytest.raises(UsageError, match="expected SERIES:SIZE:DIR"):
+        main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")])
+    with pytest.raises(UsageError, match="not a file and not inline JSON"):
         main(["eval", "--policy", "heuristic", "--cases", "x", "--policy-config", "{oops"])
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from medaction.envs.errors import RecordError
-from medaction.envs.load import SOURCES, iter_environments
+from medaction.envs.cli_common import read_cases
+from medaction.envs.errors import RejectLog
+from medaction.envs.load import SOURCE_CHOICES
 from medaction.envs.overlap import find_overlaps
+from medaction.outputs import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,8 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("a", type=Path, help="first case set")
     p.add_argument("b", type=Path, help="second case set")
-    p.add_argument("--source-a", choices=SOURCES, default="jsonl", help="format of A (default: %(default)s)")
-    p.add_argument("--source-b", choices=SOURCES, default="jsonl", help="format of B (default: %(default)s)")
+    p.add_argument("--source-a", choices=SOURCE_CHOICES, default="auto",
+                   help="format of A (default: %(default)s = from the file's content)")
+    p.add_argument("--source-b", choices=SOURCE_CHOICES, default="auto",
+                   help="format of B (default: %(default)s = from the file's content)")
     p.add_argument("--threshold", type=float, default=0.5, help="report pairs with Jaccard >= this (default 0.5)")
     p.add_argument("--num-perm", type=int, default=128, help="MinHash permutations (default 128)")
     p.add_argument("--bands", type=int, default=None,
@@ -33,16 +36,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """MinHash parameters checked before any file is read (0 permutations used to end in ZeroDivisionError)."""
+    if not 0.0 < args.threshold <= 1.0:  # also false for nan
+        raise UsageError(f"--threshold {args.threshold}: must be in (0, 1]")
+    for flag, value in (("--num-perm", args.num_perm), ("--shingle", args.shingle), ("--bands", args.bands)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value}: must be >= 1")
+    if args.num_perm > 4096:  # memory grows with num_perm x shingles; 128 already gives 99% recall
+        raise UsageError(f"--num-perm {args.num_perm}: at most 4096")
+    if args.bands is not None and args.num_perm % args.bands:
+        raise UsageError(f"--num-perm {args.num_perm} must be a multiple of --bands {args.bands}")
+
+
 def run(args: argparse.Namespace) -> int:
+    check_args(args)
+    rej_a, rej_b = RejectLog(), RejectLog()
+    a = read_cases(args.source_a, args.a, rejects=rej_a)  # 0 cases on either side is an error, never a pass
+    b = read_cases(args.source_b, args.b, rejects=rej_b)
     try:
-        a = list(iter_environments(args.source_a, args.a))
-        b = list(iter_environments(args.source_b, args.b))
         pairs = find_overlaps(a, b, threshold=args.threshold, num_perm=args.num_perm, bands=args.bands,
                               k=args.shingle)
-    except (RecordError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"A: {args.a} ({len(a)} cases)  B: {args.b} ({len(b)} cases)  threshold {args.threshold}")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(f"A: {args.a} ({len(a)} cases, {rej_a.count} rejected)  B: {args.b} ({len(b)} cases, "
+          f"{rej_b.count} rejected)  threshold {args.threshold}")
     print(f"near-duplicate pairs: {len(pairs)}")
     for p in pairs:
         print(f"  {p.a}\t{p.b}\tjaccard {p.jaccard:.3f}\tminhash {p.estimate:.3f}")

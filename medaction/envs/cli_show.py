@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from medaction.envs.errors import RecordError
-from medaction.envs.load import SOURCES, iter_environments
+from medaction.envs.cli_common import SOURCE_HELP, iter_cases, require_cases, resolve_source
+from medaction.envs.errors import RejectLog
+from medaction.envs.load import SOURCE_CHOICES
 from medaction.envs.render import format_environment
+from medaction.outputs import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Print environments: the initial observation, the hidden test menu with "
                        "results and the ground-truth diagnosis.\nExample: medaction envs show envs.jsonl --case "
                        "agentclinic-0001")
-    p.add_argument("path", type=Path, help="environments file (canonical JSONL unless --source says otherwise)")
-    p.add_argument("--source", choices=SOURCES, default="jsonl", help="input format (default: %(default)s)")
+    p.add_argument("path", type=Path, help="cases file (any format; see --source)")
+    p.add_argument("--source", choices=SOURCE_CHOICES, default="auto", help=SOURCE_HELP)
     p.add_argument("--case", action="append", metavar="ID", help="only this case id (repeatable)")
     p.add_argument("--limit", type=int, default=0, help="show at most N environments (0 = all)")
     p.add_argument("--o1-only", action="store_true", help="show only what the policy sees")
@@ -25,19 +26,18 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    shown = 0
-    try:
-        for env in iter_environments(args.source, args.path):
-            if args.case and env.case_id not in args.case:
-                continue
-            print(format_environment(env, show_hidden=not args.o1_only), end="\n\n")
-            shown += 1
-            if args.limit and shown >= args.limit:
-                break
-    except (RecordError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    shown = read = 0
+    log = RejectLog()
+    source = resolve_source(args.source, args.path)
+    for env in iter_cases(source, args.path, rejects=log):
+        read += 1
+        if args.case and env.case_id not in args.case:
+            continue
+        print(format_environment(env, show_hidden=not args.o1_only), end="\n\n")
+        shown += 1
+        if args.limit and shown >= args.limit:
+            break
+    require_cases(read, source, args.path, log)
     if args.case and shown == 0:
-        print(f"error: no case with id {', '.join(args.case)} in {args.path}", file=sys.stderr)
-        return 1
+        raise UsageError(f"{args.path}: no case with id {', '.join(args.case)} ({read} cases read)")
     return 0

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections import Counter
 
 import numpy as np
 
-from medaction.envs.cli_common import add_source_args
-from medaction.envs.errors import RecordError, RejectLog
-from medaction.envs.load import iter_environments
+from medaction.envs.cli_common import add_source_args, check_rejects, iter_cases, require_cases, resolve_source
+from medaction.envs.errors import RejectLog
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,14 +42,14 @@ def stats_text(envs: list, rejects: RejectLog) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_rejects(args.rejects, args.path)
+    source = resolve_source(args.source, args.path)
     log = RejectLog(args.rejects)
     try:
-        envs = list(iter_environments(args.source, args.path, strict=args.strict, rejects=log))
-    except (RecordError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        envs = list(iter_cases(source, args.path, strict=args.strict, rejects=log))
     finally:
         log.close()
-    print(f"{args.path} ({args.source})")
-    print(stats_text(envs, log))
+    print(f"{args.path} ({source})")
+    print(stats_text(envs, log))  # printed even for 0 cases: the reject breakdown says why
+    require_cases(len(envs), source, args.path, log)
     return 0

@@ -10,6 +10,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
+from medaction.outputs import UsageError, same_file
+
 DEFAULT_LABELS = Path(__file__).resolve().parents[2] / "tests" / "data" / "eval_judge_labels.jsonl"
 
 
@@ -23,14 +27,14 @@ def _load_config(value: str | None) -> dict[str, Any]:
         try:
             data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
         except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise SystemExit(f"{p}: cannot parse config: {exc}") from None
+            raise UsageError(f"{p}: cannot parse config: {exc}") from None
     else:
         try:
             data = json.loads(value)
-        except ValueError:
-            raise SystemExit(f"--policy-config/--judge-config {value!r}: not a file and not inline JSON") from None
+        except (ValueError, RecursionError):
+            raise UsageError(f"config {value[:80]!r}: not a file and not inline JSON") from None
     if not isinstance(data, dict):
-        raise SystemExit(f"{value}: config must be an object/table")
+        raise UsageError(f"{value[:80]}: config must be an object/table")
     return data
 
 
@@ -38,7 +42,34 @@ def _judge(args: argparse.Namespace):  # noqa: ANN202
     from medaction.eval.judges.base import build_judge
 
     cfg = _load_config(args.judge_config)
-    return build_judge(args.judge, cfg or None)
+    try:
+        return build_judge(args.judge, cfg or None)
+    except (KeyError, ValueError, msgspec.ValidationError) as exc:
+        raise UsageError(f"--judge {args.judge}: {str(exc).strip(chr(34) + chr(39))}") from None
+
+
+def _check_policy(name: str, config: dict[str, Any]) -> None:
+    """Backend name and config are checked here, before the engine starts Ray (a typo used to surface as a
+    traceback from inside a Ray task, leaving a run directory behind)."""
+    from medaction.policies.base import available, config_type
+
+    if name not in available():
+        raise UsageError(f"--policy {name!r}: unknown policy backend; known: {', '.join(available())}")
+    try:
+        msgspec.convert(config, config_type(name))
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"--policy-config for {name}: {exc}") from None
+
+
+def _source(source: str, cases: Path) -> str:
+    """The engine takes a concrete source name: `auto` is resolved here from the file's content."""
+    if not cases.is_file():
+        raise UsageError(f"{cases}: no such file")
+    if source != "auto":
+        return source
+    from medaction.envs.sniff import detect_source
+
+    return detect_source(cases)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,13 +81,17 @@ def _run(args: argparse.Namespace) -> int:
     from medaction.eval.runner import EvalSpec, evaluate
 
     scorer_cfg = _load_config(args.scorer_config)
+    policy_cfg = _load_config(args.policy_config)
+    _check_policy(args.policy, {k: v for k, v in policy_cfg.items() if k != "sampling"})
+    source = _source(args.source, Path(args.cases))
+    judge = _judge(args)
     spec = EvalSpec(
-        policy=args.policy, policy_config=_load_config(args.policy_config), cases=str(args.cases),
-        source=args.source, out=str(args.out), runs=args.runs, limit=args.limit, max_turns=args.max_turns,
+        policy=args.policy, policy_config=policy_cfg, cases=str(args.cases),
+        source=source, out=str(args.out), runs=args.runs, limit=args.limit, max_turns=args.max_turns,
         base_seed=args.seed, scorer=args.scorer, scorer_config=scorer_cfg, label=args.label or "",
         rac_tau=float(scorer_cfg.get("tau", 3.0)),
     )
-    res = evaluate(spec, backend=EngineBackend(), judge=_judge(args))
+    res = evaluate(spec, backend=EngineBackend(), judge=judge)
     s = res.summary
     print(f"{s.label}: P={s.precision.mean:.3f}±{s.precision.std:.3f} R={s.recall.mean:.3f}±{s.recall.std:.3f} "
           f"F1={s.f1.mean:.3f}±{s.f1.std:.3f} Acc={s.accuracy.mean:.3f}±{s.accuracy.std:.3f} "
@@ -68,8 +103,25 @@ def _run(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from medaction.eval.compare import compare
 
-    print(compare([Path(d) for d in args.dirs], Path(args.out)))
+    dirs = [Path(d) for d in args.dirs]
+    _check_results(dirs)
+    if any(same_file(Path(args.out), d) for d in dirs):
+        raise UsageError(f"{args.out}: --out is one of the compared directories; choose another")
+    print(compare(dirs, Path(args.out)))
     return 0
+
+
+def _check_results(dirs: list[Path]) -> None:
+    """Every eval directory is read once before anything is written: a typo is one line, not a traceback."""
+    from medaction.eval.summary import read_result
+
+    for d in dirs:
+        if not d.exists():
+            raise UsageError(f"{d}: no such directory")
+        try:
+            read_result(d)
+        except (OSError, ValueError, msgspec.DecodeError) as exc:
+            raise UsageError(" ".join(str(exc).split())[:300]) from None
 
 
 def _scaling(args: argparse.Namespace) -> int:
@@ -78,8 +130,8 @@ def _scaling(args: argparse.Namespace) -> int:
     try:
         pts = [parse_point(p) for p in args.points]
     except ValueError as exc:
-        print(f"medaction eval scaling: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
+    _check_results([d for _, _, d in pts])
     print(scaling(pts, Path(args.out)))
     return 0
 
@@ -116,7 +168,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     p.add_argument("--policy", help="policy backend name (see medaction.policies.base.available())")
     p.add_argument("--policy-config", help="TOML/JSON file or inline JSON for the backend's config")
     p.add_argument("--cases", help="case file")
-    p.add_argument("--source", choices=("agentclinic", "medrbench", "jsonl"), default="agentclinic")
+    p.add_argument("--source", choices=("auto", "agentclinic", "medrbench", "jsonl"), default="auto",
+                   help="format of --cases (default: auto = from the file's content)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", default="runs/eval")
     p.add_argument("--limit", type=int, default=None, help="first N cases only")

