@@ -28,7 +28,7 @@ from pathlib import Path
 
 import msgspec
 
-from medaction.envs.mentions import Mention, diagnosis_mentions, normalise_diagnosis
+from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 
 __all__ = ["FEATURES", "JudgeModel", "diagnosis_features", "diagnosis_score", "load_model", "same_diagnosis"]
 
@@ -168,35 +168,6 @@ def _cover(a: Sequence[str], b: set[str]) -> float:
 
 # ---------------------------------------------------------------------------------------------- features
 
-def _abbreviates(abbr: str, name: str) -> bool:
-    """`abbr` is built from `name`'s words in order, each word giving its first letter and maybe a few more of its
-    letters ("SCID" <- "severe combined immunodeficiency", "HbSS" <- "hemoglobin SS")."""
-    words = [w for w in normalise_diagnosis(name).split() if w not in {"of", "and", "the", "with", "in", "to"}]
-    if not abbr or not words or len(words) > len(abbr) or len(abbr) > 3 * len(words) + 2:
-        return False
-
-    @lru_cache(maxsize=None)
-    def fit(i: int, j: int) -> bool:  # abbr[i:] from words[j:]
-        if j == len(words):
-            return i == len(abbr)
-        w = words[j]
-        if i >= len(abbr) or abbr[i] != w[0]:
-            return False
-        k, pos = i + 1, 1
-        if fit(k, j + 1):
-            return True
-        while k < len(abbr):  # extra letters of the same word, in order
-            pos = w.find(abbr[k], pos) + 1
-            if pos == 0:
-                return False
-            k += 1
-            if fit(k, j + 1):
-                return True
-        return False
-
-    return fit(0, 0)
-
-
 def _short_forms(m: Mention) -> set[str]:
     out = {normalise_diagnosis(m.abbreviation).replace(" ", "")} if m.abbreviation else set()
     h = normalise_diagnosis(m.head)
@@ -222,7 +193,7 @@ def _names_same(a: Mention, t: Mention) -> bool:
     if a_s & t_s:
         return True
     # an abbreviation on one side equals the initials of the other side's name ("SCID" / "severe combined ...")
-    return any(_abbreviates(s, x) for s in a_s for x in tl) or any(_abbreviates(s, x) for s in t_s for x in al)
+    return any(abbreviates(s, x) for s in a_s for x in tl) or any(abbreviates(s, x) for s in t_s for x in al)
 
 
 def _mention_tokens(m: Mention) -> set[str]:
