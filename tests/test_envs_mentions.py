@@ -18,6 +18,8 @@ def test_normaliser_spelling_case_possessive_punctuation() -> None:
     assert normalise_diagnosis("Non-Hodgkin  lymphoma.") == "non hodgkin lymphoma"
     assert normalise_diagnosis("Oesophageal tumour") == "esophageal tumor"
     assert normalise_diagnosis("β-thalassaemia") == "beta thalassemia"
+    assert normalise_diagnosis("Amoebic colitis") == normalise_diagnosis("amebic colitis")
+    assert normalise_diagnosis("Paediatric amenorrhoea") == "pediatric amenorrhea"
     assert normalise_diagnosis("") == ""
 
 

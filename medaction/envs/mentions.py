@@ -38,6 +38,8 @@ _SPELLING = (
     ("oestrogen", "estrogen"), ("foetal", "fetal"), ("coeliac", "celiac"), ("caesarean", "cesarean"),
     ("orthopaed", "orthoped"), ("gynaecolog", "gynecolog"), ("dyspnoea", "dyspnea"), ("aetiolog", "etiolog"),
     ("sulph", "sulf"), ("fibre", "fiber"), ("centre", "center"), ("aemi", "emi"), ("aesthe", "esthe"),
+    ("amoeb", "ameb"), ("paed", "ped"), ("rrhoea", "rrhea"), ("apnoea", "apnea"), ("faec", "fec"), ("caec", "cec"),
+    ("foetus", "fetus"), ("isation", "ization"),
 )
 _GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda", "μ": "mu"}
 _POSSESSIVE = re.compile(r"(?<=[a-z])['\u2019]s?\b")  # "Graves'", "Crohn's" -> "graves", "crohn"
