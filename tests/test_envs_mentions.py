@@ -18,6 +18,8 @@ def test_normaliser_spelling_case_possessive_punctuation() -> None:
     assert normalise_diagnosis("Non-Hodgkin  lymphoma.") == "non hodgkin lymphoma"
     assert normalise_diagnosis("Oesophageal tumour") == "esophageal tumor"
     assert normalise_diagnosis("β-thalassaemia") == "beta thalassemia"
+    assert normalise_diagnosis("Amoebic colitis") == normalise_diagnosis("amebic colitis")
+    assert normalise_diagnosis("Paediatric amenorrhoea") == "pediatric amenorrhea"
     assert normalise_diagnosis("") == ""
 
 
@@ -110,3 +112,29 @@ def test_mention_is_a_frozen_struct() -> None:
     m = Mention(text="x", head="x")
     with pytest.raises(AttributeError):
         m.head = "y"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "text, head",
+    [
+        # any short subject before "was diagnosed with"
+        ("The newborn was diagnosed with a sacrococcygeal teratoma based on imaging.", "sacrococcygeal teratoma"),
+        ("The patient’s fetus was diagnosed with tetrasomy 18p.", "tetrasomy 18p"),
+        # "the diagnosis for <who> is"
+        ("The final diagnosis for all three patients is carpal boss, characterized by bony bumps.", "carpal boss"),
+        ("The likely diagnosis for both cases is drug-induced lupus.", "drug-induced lupus"),
+        # a name holding a connector word, spelled out by the abbreviation after it
+        ("Granulomatosis with polyangiitis (GPA) presenting as ocular involvement", "Granulomatosis with polyangiitis"),
+        ("Renal-limited granulomatosis with polyangiitis (GPA) with crescentic glomerulonephritis",
+         "Renal-limited granulomatosis with polyangiitis"),
+        # ... but not when the abbreviation spells only the part before the connector
+        ("Polycythemia vera (PV) with acute coronary syndrome", "Polycythemia vera"),
+    ],
+)
+def test_subjects_and_names_spanning_a_connector(text: str, head: str) -> None:
+    assert heads(text)[0] == head
+
+
+def test_name_spanning_a_connector_keeps_the_complication_as_cause() -> None:
+    m = primary_mention("Granulomatosis with polyangiitis (GPA) with crescentic glomerulonephritis")
+    assert m is not None and m.abbreviation == "GPA" and m.causes == ("crescentic glomerulonephritis",)

@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import msgspec
 
-__all__ = ["Mention", "diagnosis_mentions", "normalise_diagnosis", "primary_mention"]
+__all__ = ["Mention", "abbreviates", "diagnosis_mentions", "normalise_diagnosis", "primary_mention"]
 
 
 class Mention(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,6 +38,8 @@ _SPELLING = (
     ("oestrogen", "estrogen"), ("foetal", "fetal"), ("coeliac", "celiac"), ("caesarean", "cesarean"),
     ("orthopaed", "orthoped"), ("gynaecolog", "gynecolog"), ("dyspnoea", "dyspnea"), ("aetiolog", "etiolog"),
     ("sulph", "sulf"), ("fibre", "fiber"), ("centre", "center"), ("aemi", "emi"), ("aesthe", "esthe"),
+    ("amoeb", "ameb"), ("paed", "ped"), ("rrhoea", "rrhea"), ("apnoea", "apnea"), ("faec", "fec"), ("caec", "cec"),
+    ("foetus", "fetus"), ("isation", "ization"),
 )
 _GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda", "μ": "mu"}
 _POSSESSIVE = re.compile(r"(?<=[a-z])['\u2019]s?\b")  # "Graves'", "Crohn's" -> "graves", "crohn"
@@ -124,14 +126,17 @@ _LABEL = re.compile(rf"^(?:the\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}(?:\s*(?:#?\d+|\([
 # "Primary:", "Differentials:" (an adjective alone used as a label)
 _ADJ_LABEL = re.compile(rf"^(?:{_DX_ADJ}|secondary|alternative|alternate|other|ddx)s?\s*:\s*", re.I)
 # "The (final) diagnosis is/was (that of / consistent with) X", "X is the final diagnosis" handled below
-_DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}\s+(?:in\s+this\s+(?:case|patient)\s+)?"
+_DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}\s+"
+                    r"(?:(?:in|for)\s+(?:this|these|the|both|all(?:\s+\w+)?|each(?:\s+of\s+the)?)\s+\w+\s+)?"
                     r"(?:is|was|remains|would\s+be|will\s+be|of\s+this\s+patient\s+(?:is|was)|here\s+is)"
                     r"(?:\s+(?:therefore|thus|then|ultimately|finally|determined\s+to\s+be|confirmed\s+(?:as|to\s+be)|"
                     r"made\s+as|established\s+as|that\s+of|one\s+of|as\s+follows))*\s*:?\s+", re.I)
 # "The patient was (finally) diagnosed with / found to have X"
 _SUBJECT = (r"(?:the\s+)?(?:patients?|pts?|child(?:ren)?|infants?|neonates?|m[ae]n|wom[ae]n|boys?|girls?|he|she|they|"
             r"cases?|individuals?|(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:males?|females?|m[ae]n|wom[ae]n|patients?))")
-_DIAGNOSED = re.compile(rf"^(?:.*?\b{_SUBJECT}\s+)?(?:was|were|is|has\s+been|had\s+been|had|has)?\s*"
+# any short subject before an auxiliary ("The newborn was", "The patient's fetus was"): the verb phrase marks it
+_ANY_SUBJECT = r"(?:[\w'\u2019\-]+\s+){1,4}?(?=(?:was|were|has\s+been|had\s+been)\s)"
+_DIAGNOSED = re.compile(rf"^(?:.*?\b{_SUBJECT}\s+|{_ANY_SUBJECT})?(?:was|were|is|has\s+been|had\s+been|had|has)?\s*"
                         r"(?:(?:finally|ultimately|definitively|eventually|subsequently|then|clinically|"
                         r"histologically|pathologically|successfully|correctly|confirmed\s+and)\s+)*"
                         r"(?:diagnosed\s+(?:with|as(?:\s+having)?)|found\s+to\s+have|confirmed\s+to\s+have|"
@@ -219,8 +224,68 @@ def _clean_clause(text: str) -> str:
     return t.strip(_TRIM)
 
 
+@lru_cache(maxsize=65536)
+def abbreviates(abbr: str, name: str) -> bool:
+    """`abbr` is built from `name`'s words in order, each word giving its first letter and maybe a few more of its
+    letters ("SCID" <- "severe combined immunodeficiency", "GPA" <- "granulomatosis with polyangiitis")."""
+    abbr = normalise_diagnosis(abbr).replace(" ", "")
+    words = [w for w in normalise_diagnosis(name).split() if w not in {"of", "and", "the", "with", "in", "to"}]
+    if not abbr or not words or len(words) > len(abbr) or len(abbr) > 3 * len(words) + 2:
+        return False
+
+    @lru_cache(maxsize=None)
+    def fit(i: int, j: int) -> bool:  # abbr[i:] from words[j:]
+        if j == len(words):
+            return i == len(abbr)
+        w = words[j]
+        if i >= len(abbr) or abbr[i] != w[0]:
+            return False
+        k, pos = i + 1, 1
+        if fit(k, j + 1):
+            return True
+        while k < len(abbr):  # extra letters of the same word, in order
+            pos = w.find(abbr[k], pos) + 1
+            if pos == 0:
+                return False
+            k += 1
+            if fit(k, j + 1):
+                return True
+        return False
+
+    return fit(0, 0)
+
+
+def _name_span(text: str) -> int:
+    """End of a name that contains a connector word but is spelled out by the abbreviation after it
+    ("Granulomatosis with polyangiitis (GPA)", "Rash and mucositis with ... (X)"): 0 when there is none."""
+    m = _PAREN.search(text)
+    if m is None or not _ABBREV.match(m.group(1).strip(_TRIM)) or len(m.group(1).split()) != 1:
+        return 0
+    before = text[:m.start()]
+    first = _split_top(before, _CONNECTOR)
+    if len(first) < 2 or abbreviates(m.group(1), first[0]):
+        return 0
+    words = before.split()  # the abbreviation may spell only the last words ("Renal-limited [GPA words]")
+    for k in range(len(words)):
+        tail = " ".join(words[k:])
+        if len(_split_top(tail, _CONNECTOR)) < 2:
+            break
+        if abbreviates(m.group(1), tail):
+            return m.end()
+    return 0
+
+
 def _parse(text: str) -> Mention | None:
+    span = _name_span(text)
     head_part = _split_top(text, _CONNECTOR)
+    if span:
+        rest = text[span:]
+        lead = _CONNECTOR.match(rest)
+        if lead and lead.end() > 0 and rest.strip():  # "(GPA) with X": X is a complication
+            head_part = [text[:span], *_split_top(rest[lead.end():], _CONNECTOR)]
+        else:
+            tail = _split_top(rest, _CONNECTOR)
+            head_part = [text[:span] + (tail[0] if tail else ""), *tail[1:]]
     parts = [p.strip(_TRIM) for p in head_part if p.strip(_TRIM)]
     if not parts:
         return None
