@@ -108,13 +108,13 @@ def read_policy_config(text: str | None, *, option: str = "--policy-config") -> 
         elif path.is_file():
             obj = json.loads(path.read_text(encoding="utf-8-sig"))
         else:
-            raise UsageError(f"{option} {text!r}: not a file and not an inline JSON object")
-    except ValueError as exc:
+            raise UsageError(f"{option} {text[:80]!r}: not a file and not an inline JSON object")
+    except (ValueError, RecursionError) as exc:
         if isinstance(exc, UsageError):
             raise
-        raise UsageError(f"{option} {text!r}: invalid JSON: {exc}") from None
+        raise UsageError(f"{option} {text[:80]!r}: invalid JSON: {type(exc).__name__}") from None
     except OSError as exc:
-        raise UsageError(f"{option} {text!r}: cannot read ({exc.strerror or exc})") from None
+        raise UsageError(f"{option} {text[:80]!r}: cannot read ({exc.strerror or exc})") from None
     if not isinstance(obj, dict):
-        raise UsageError(f"{option} {text!r}: expected an object/table")
+        raise UsageError(f"{option} {text[:80]!r}: expected an object/table")
     return obj

@@ -253,7 +253,7 @@ def test_eval_unknown_backend_before_ray(built, tmp_path, capsys):
     rc, _, err = cli(capsys, "eval", "--policy", "heuristic", "--policy-config", "{oops", "--cases", built,
                      "--out", out)
     assert rc == 2
-    one_line_error(err, "not a file and not inline JSON")
+    one_line_error(err, "--policy-config", "invalid JSON")
 
 
 # -- kg build -------------------------------------------------------------------------------------------------

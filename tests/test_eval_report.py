@@ -114,7 +114,7 @@ def test_cli_compare_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     with pytest.raises(UsageError, match="expected SERIES:SIZE:DIR"):
         main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")])
-    with pytest.raises(UsageError, match="not a file and not inline JSON"):
+    with pytest.raises(UsageError, match="--policy-config .*invalid JSON"):
         main(["eval", "--policy", "heuristic", "--cases", "x", "--policy-config", "{oops"])
 
 

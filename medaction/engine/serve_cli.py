@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import socket
 import threading
 from typing import TYPE_CHECKING
 
+from medaction.config import read_policy_config
 from medaction.outputs import RunFailed, UsageError
 
 if TYPE_CHECKING:  # serve.py imports Ray Serve: keep `medaction --help` fast
@@ -36,12 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
     from medaction.engine.serve import FaultSpec, ServeConfig
 
-    try:
-        policy_config = json.loads(args.policy_config)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise UsageError(f"--policy-config is not valid JSON: {exc}") from None
-    if not isinstance(policy_config, dict):
-        raise UsageError("--policy-config must be a JSON object")
+    policy_config = read_policy_config(args.policy_config)
     check_policy(args.policy, policy_config)
     try:
         faults = FaultSpec(

@@ -4,44 +4,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from medaction.config import read_policy_config
 from medaction.outputs import UsageError, same_file
-
-DEFAULT_LABELS = Path(__file__).resolve().parents[2] / "tests" / "data" / "eval_judge_labels.jsonl"
-
-
-def _load_config(value: str | None) -> dict[str, Any]:
-    """A TOML or JSON file, or an inline JSON object."""
-    if not value:
-        return {}
-    p = Path(value)
-    if p.is_file():
-        text = p.read_text()
-        try:
-            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-        except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise UsageError(f"{p}: cannot parse config: {exc}") from None
-    else:
-        try:
-            data = json.loads(value)
-        except (ValueError, RecursionError):
-            raise UsageError(f"config {value[:80]!r}: not a file and not inline JSON") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{value[:80]}: config must be an object/table")
-    return data
-
 
 def _judge(args: argparse.Namespace):  # noqa: ANN202
     from medaction.eval.judges.base import build_judge
 
-    cfg = _load_config(args.judge_config)
+    cfg = read_policy_config(args.judge_config, option="--judge-config")
     try:
         return build_judge(args.judge, cfg or None)
     except (KeyError, ValueError, msgspec.ValidationError) as exc:
@@ -80,8 +55,8 @@ def _run(args: argparse.Namespace) -> int:
     from medaction.eval.engine_backend import EngineBackend
     from medaction.eval.runner import EvalSpec, evaluate
 
-    scorer_cfg = _load_config(args.scorer_config)
-    policy_cfg = _load_config(args.policy_config)
+    scorer_cfg = read_policy_config(args.scorer_config, option="--scorer-config")
+    policy_cfg = read_policy_config(args.policy_config)
     _check_policy(args.policy, {k: v for k, v in policy_cfg.items() if k != "sampling"})
     source = _source(args.source, Path(args.cases))
     judge = _judge(args)
@@ -191,7 +166,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     s.set_defaults(func=_scaling)
     a = sub.add_parser("agreement", help="agreement of a judge with labels (hand labels, or JSON lines "
                          "with answer, truth, correct); last line: agreement: 0.xxx")
-    a.add_argument("--labels", default=str(DEFAULT_LABELS))
+    a.add_argument("--labels", required=True)
     a.add_argument("--json", help="also write the agreement as JSON here")
     _judge_args(a)
     a.set_defaults(func=_agreement)

@@ -88,7 +88,7 @@ def _short(exc: BaseException) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from medaction.config import read_policy_config
-    from medaction.envs.cli_common import read_cases
+    from medaction.envs.case_input import read_cases
     from medaction.envs.load import default_cases_path
     from medaction.scoring.counts import DecisionCounts, summary_lines
     from medaction.scoring.filters import retention

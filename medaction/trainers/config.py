@@ -6,7 +6,7 @@ Paper appendix C defaults: lr 2e-4, 3 epochs, global batch 32; ~10% free-form tr
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
