@@ -100,7 +100,7 @@ def test_out_under_a_file(tmp_path, capsys) -> None:
     (["scoring.name=kgg"], "scoring.name 'kgg' is not a scorer"),
     (["scoring.fallback=identiy"], "scoring.fallback 'identiy' is not a scorer"),
     (["cases.path=/no/such/cases.jsonl", "cases.source=jsonl"], "cases.path '/no/such/cases.jsonl': no such file"),
-    (["cases.source=jsonll"], "cases.source 'jsonll' is unknown"),
+    (["cases.source=jsonll"], "Invalid enum value 'jsonll' - at `$.cases.source`"),
     (["policies.0.backend=openai_http", "policies.0.config.api_key_env=MEDACTION_TEST_UNSET_KEY"],
      "environment variable MEDACTION_TEST_UNSET_KEY is not set"),
     (["tree.k=0"], "tree.k = 0 is out of range"),

@@ -77,6 +77,16 @@ class Driver:
         self.out = out_dir
         self.hash = config_hash(cfg)
         mf.prepare_output(out_dir, self.hash, resume=resume, force_out=force_out)  # before any actor starts
+        # The writer claims the output (manifest) before any other actor writes under it (the LLM oracle's cache).
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
+            str(out_dir), self.hash, cfg.output.rows_per_shard, resume, force_out=force_out,
+            retry_failed=cfg.engine.retry_failed)
+        try:
+            ray.get(self.writer.done_trees.remote())
+        except RayError as exc:
+            ray.kill(self.writer)
+            raise RunFailed(root_cause(exc)) from None
         e = cfg.engine
         t = cfg.tree
         self.sched: TreeScheduler[RolloutState] = TreeScheduler(
@@ -89,10 +99,6 @@ class Driver:
         sc = cfg.scoring
         self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2)  # type: ignore[attr-defined]
                         .remote(sc.name, sc.config or None, sc.fallback) for _ in range(max(1, sc.actors))]
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
-            str(out_dir), self.hash, cfg.output.rows_per_shard, resume, force_out=force_out,
-            retry_failed=cfg.engine.retry_failed)
         try:
             self.done: set[str] = set(ray.get(self.writer.done_trees.remote()))
             scorer = ray.get(self.scorers[0].describe.remote())
