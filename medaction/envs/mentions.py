@@ -129,7 +129,7 @@ _DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}
                     r"(?:\s+(?:therefore|thus|then|ultimately|finally|determined\s+to\s+be|confirmed\s+(?:as|to\s+be)|"
                     r"made\s+as|established\s+as|that\s+of|one\s+of|as\s+follows))*\s*:?\s+", re.I)
 # "The patient was (finally) diagnosed with / found to have X"
-_SUBJECT = (r"(?:the\s+)?(?:patient|pt|child|infant|neonate|man|woman|boy|girl|he|she|they|case|individual|"
+_SUBJECT = (r"(?:the\s+|both\s+|all\s+(?:\w+\s+)?)?(?:patients|cases|patient|pt|child|infant|neonate|man|woman|boy|girl|he|she|they|case|individual|"
             r"(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:male|female|man|woman|patient))")
 _DIAGNOSED = re.compile(rf"^(?:.*?\b{_SUBJECT}\s+)?(?:was|were|is|has\s+been|had\s+been|had|has)?\s*"
                         r"(?:(?:finally|ultimately|definitively|eventually|subsequently|then|clinically|"
@@ -164,6 +164,9 @@ _CONNECTOR = re.compile(
     r"causing|with\s+(?:associated|concomitant|concurrent|secondary|coexisting)|with|without|"
     r"in\s+the\s+(?:setting|context|presence|background)\s+of|in\s+a\s+(?:setting|context|background)\s+of|"
     r"on\s+(?:a\s+)?(?:the\s+)?background\s+of|superimposed\s+on|in\s+(?:a\s+)?patients?\s+with|"
+    r"in\s+(?:an?|the|both|all|two|three|four|several)\s+(?:(?:\d+|[a-z]+)[- ](?:year|month|week|day)[- ]old\s+)?"
+    r"(?:patients?|cases?|males?|females?|man|men|woman|women|boys?|girls?|child|children|infants?|neonates?|"
+    r"newborns?|adults?)\b|"
     r"presenting\s+(?:as|with)|manifesting\s+as|masquerading\s+as|mimicking|following|after|from|plus|"
     r"along\s+with|together\s+with|accompanied\s+by|concomitant\s+with|coexisting\s+with|"
     r"(?:most\s+)?consistent\s+with|compatible\s+with|suggestive\s+of)\b\s*",

@@ -42,7 +42,8 @@ class Link(msgspec.Struct, frozen=True, kw_only=True):
     node_id: str = ""
     name: str = ""
     score: float = 0.0
-    method: str = "none"  # exact | abbreviation | span | encoder | none
+    method: str = "none"  # exact | abbreviation | span | encoder | none (mention_linker: head | alias | part | cause)
+    mention: str = ""  # the phrase that was linked, where a mention was extracted first (mention_linker.py)
 
 
 def load_abbreviations() -> dict[str, str]:
