@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import numpy as np
 from medaction.envs.mentions import Mention, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.encoders import Encoder
 from medaction.scoring.graph import GraphStore
-from medaction.scoring.linker import EntityLinker, Link
+from medaction.scoring.linker import GENERIC, EntityLinker, Link
 
 # Organ adjectives -> the noun node names also use ("Neoplasm of the lung" = "pulmonary neoplasm").
 _ORGAN = {
@@ -51,7 +52,7 @@ left right bilateral unilateral both sided side lateral medial anterior posterio
 upper lower central peripheral main mild moderate severe severely fulminant massive extensive advanced significant
 acute chronic subacute hyperacute early late recurrent relapsing refractory persistent transient intermittent
 new onset adult childhood pediatric juvenile infantile neonatal congenital acquired sporadic
-isolated solitary single multiple multifocal focal diffuse localized generalized disseminated
+isolated solitary single multiple focal diffuse localized generalized disseminated
 widespread primary metastatic concomitant concurrent coexisting simultaneous synchronous atypical typical
 classic classical benign suspected probable likely possible presumed presumptive definite confirmed clinical
 stage grade class low intermediate high figo who type variant form subtype infected complicated uncomplicated
@@ -96,7 +97,7 @@ class DiagnosisLinker:
 
     def __init__(self, graph: GraphStore, *, types: Sequence[str] | None = None, encoder: str | Encoder = "lexical",
                  threshold: float = 0.5, encoder_config: dict[str, Any] | None = None,
-                 typo_similarity: float = 0.8, base: EntityLinker | None = None) -> None:
+                 typo_similarity: float = 0.6, base: EntityLinker | None = None) -> None:
         """`types` in priority order; `typo_similarity` is the char n-gram cosine a vocabulary word needs to stand
         in for an unknown head word. `encoder`/`threshold` configure the base name index (shared per graph)."""
         self.base = base or EntityLinker(graph, types=types, encoder=encoder, threshold=threshold,
@@ -163,8 +164,12 @@ class DiagnosisLinker:
             sims = (enc.encode(todo) @ mat_t).toarray()
             best = sims.argmax(axis=1)
             for i, w in enumerate(todo):
-                ok = len(w) >= 5 and sims[i, best[i]] >= self.typo_similarity
-                self._typo_cache[w] = vocab[int(best[i])] if ok else None
+                cand = vocab[int(best[i])]
+                # n-gram cosine finds the neighbour; the edit ratio keeps it to spelling slips ("Hirschprung"),
+                # not other word forms ("irritable" is not "irritability")
+                ok = (len(w) >= 5 and sims[i, best[i]] >= self.typo_similarity and cand[0] == w[0]
+                      and SequenceMatcher(None, w, cand).ratio() >= 0.88)
+                self._typo_cache[w] = cand if ok else None
         return {w: self._typo_cache[w] for w in words}
 
     def _site(self, raw: str, w: str) -> bool:
@@ -208,15 +213,16 @@ class DiagnosisLinker:
         head = set(toks)
         required = head - droppable - NODE_EXTRA
         content = (head - STOP - NODE_EXTRA) or (head - STOP)
-        if not required or not content:
+        if not required or not content or content <= GENERIC:  # "carcinoma", "acute infection": too broad
             return None, 0.0, ""
         posts = [self._post.get(w) for w in required]
         if any(p is None for p in posts):
             return None, 0.0, ""
+        noun = _head_noun(toks, droppable - sites)
         ranked: list[tuple[float, int]] = []
         for i in min(posts, key=len):  # type: ignore[arg-type]
             ws = self._words[i]
-            if required <= ws and ws <= head:
+            if required <= ws and ws <= head and (noun is None or noun in ws):
                 ranked.append((-len(ws & content) / len(content), i))
         for neg_cover, i in sorted(ranked):
             ws = self._words[i]
@@ -251,6 +257,10 @@ class DiagnosisLinker:
         if compound:  # "Immunotherapy-related colitis": the prefix is a cause
             tries.append((compound.group(1), "head"))
         tries += [(_ALIAS_TAIL.sub("", a), "alias") for a in m.aliases]
+        if m.abbreviation:  # "(PML)": its expansion, when it shares a word with the head ("CVA" is no stroke here)
+            long = self.abbrev.get(normalise_diagnosis(m.abbreviation))
+            if long and set(long.split()) & (set(key.split()) - STOP - NODE_EXTRA):
+                tries.append((long, "abbreviation"))
         for sep in (_SLASH, _AND):
             parts = sep.split(head)
             if len(parts) > 1:
@@ -293,6 +303,16 @@ class DiagnosisLinker:
             self._cache[t] = Link(text=t, node=node, node_id=row["id"], name=row["name"], score=score,
                                   method=method, mention=phrase)
         return [self._cache[t] for t in texts]
+
+
+def _head_noun(toks: list[str], free: set[str]) -> str | None:
+    """The noun a match must keep: the last content word before any "of" ("irritable bowel syndrome" -> bowel,
+    so it never becomes "Irritability"; "carcinoid tumor of the lung" -> tumor)."""
+    cut = toks.index("of") if "of" in toks[1:] else len(toks)
+    for w in reversed(toks[:cut]):
+        if w not in free and w not in STOP and w not in NODE_EXTRA and not w.isdigit():
+            return w
+    return None
 
 
 def _numerals(words: list[str]) -> list[str]:
