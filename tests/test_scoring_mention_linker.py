@@ -54,7 +54,8 @@ def test_near_misses_stay_unlinked(dx: DiagnosisLinker) -> None:
 def test_disease_before_phenotype_types_numbers_and_typos(dx: DiagnosisLinker) -> None:
     assert dx.graph.node(dx.link("Myasthenia gravis").node)["type"] == "disease"
     assert dx.link("Classic Bartter syndrome type III").node_id == "OMIM:607364"  # III = 3, not type 2 or 4
-    assert dx.link("Stage IV renal cell carcinoma (clear cell type)").node_id == "HP:0005584"
+    assert dx.link("Stage IV renal cell carcinoma").node_id == "HP:0005584"
+    assert dx.link("Stage IV renal cell carcinoma (clear cell type)").node_id == "HP:0006770"  # the bracket's subtype
     assert dx.link("Hirschprung disease").node_id == dx.link("Hirschsprung disease").node_id == "ORPHA:388"
     assert dx.link("HCM").node_id == "HP:0001639"  # a head that is only an abbreviation
     # a bracketed abbreviation whose expansion shares no word with the head is ignored ("CVA" != stroke here)

@@ -84,6 +84,9 @@ _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "vi
 _METASTASIS = frozenset("metastasis metastases metastatic deposit deposits seeding spread involvement tract needle "
                         "secondary secondaries recurrence".split())
 _AND = re.compile(r"\s+(?:and|&|plus)\s+", re.I)
+_CUT = re.compile(r"\s*(?:[,;(]|\s(?:secondary to|due to|caused by|with|without|associated with|complicated by|"
+                  r"in the setting of|in a|likely|probably|presenting|leading to|resulting in|following|after|"
+                  r"from|and)\s)", re.I)
 _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
 _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
@@ -97,7 +100,7 @@ class DiagnosisLinker:
 
     def __init__(self, graph: GraphStore, *, types: Sequence[str] | None = None, encoder: str | Encoder = "lexical",
                  threshold: float = 0.5, encoder_config: dict[str, Any] | None = None,
-                 typo_similarity: float = 0.6, base: EntityLinker | None = None) -> None:
+                 typo_similarity: float = 0.45, base: EntityLinker | None = None) -> None:
         """`types` in priority order; `typo_similarity` is the char n-gram cosine a vocabulary word needs to stand
         in for an unknown head word. `encoder`/`threshold` configure the base name index (shared per graph)."""
         self.base = base or EntityLinker(graph, types=types, encoder=encoder, threshold=threshold,
@@ -157,7 +160,7 @@ class DiagnosisLinker:
             if self._typo_index is None:
                 from medaction.scoring.encoders import LexicalEncoder
 
-                vocab = sorted(w for w in self._vocab if len(w) >= 4 and not w.isdigit())
+                vocab = sorted(w for w in self._vocab | NODE_EXTRA if len(w) >= 4 and not w.isdigit())
                 enc = LexicalEncoder(vocab)
                 self._typo_index = (vocab, enc, enc.encode(vocab).T.tocsr())
             vocab, enc, mat_t = self._typo_index
@@ -240,7 +243,12 @@ class DiagnosisLinker:
     def _tries(self, m: Mention) -> list[tuple[str, str]]:
         """Phrases to link for one mention, most direct first."""
         head = m.head
-        tries: list[tuple[str, str]] = []
+        # the whole mention first: a node name may itself hold "with" or commas ("Giant axonal neuropathy,
+        # autosomal dominant"); a node must still cover every non-droppable word, so causes never sneak in
+        tries: list[tuple[str, str]] = [(m.text, "head")]
+        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > len(head) // 2]
+        tries += [(m.text[:c], "head") for c in reversed(cuts)]  # "X with Y secondary to Z" -> "X with Y"
+        tries += [(" ".join([head, *m.qualifiers[:k]]), "head") for k in range(len(m.qualifiers), 0, -1)]
         key = normalise_diagnosis(head)
         if key in self.abbrev:  # the head is only an abbreviation: "HCM"
             tries.append((self.abbrev[key], "abbreviation"))
