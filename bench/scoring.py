@@ -142,10 +142,10 @@ def _slip(name: str, rng: np.random.Generator) -> str:
     return " ".join(words)
 
 
-def render(name: str, forms: Sequence[str], rng: np.random.Generator) -> str:
+def render(name: str, forms: Sequence[str], rng: np.random.Generator, p_form: float = 0.6) -> str:
     r = rng.random()
     n = name.lower() if r < 0.3 else name.title() if r < 0.4 else _slip(name, rng) if r < 0.43 else name
-    return forms[int(rng.integers(len(forms)))].format(n) if rng.random() < 0.6 else n
+    return forms[int(rng.integers(len(forms)))].format(n) if rng.random() < p_form else n
 
 
 class TextTrajectory(msgspec.Struct, frozen=True):
@@ -157,7 +157,8 @@ class TextTrajectory(msgspec.Struct, frozen=True):
 def synth_text(g: GraphStore, n_traj: int, n_cases: int, seed: int, dx_forms: Sequence[str],
                truth_forms: Sequence[str], fresh: float) -> tuple[list[TextTrajectory], dict[str, int]]:
     """Trajectories whose turns carry text, and the intended node of every diagnosis text (for accuracy).
-    Tests get a new phrasing at a third of the rate of diagnoses (a menu item is asked for in fewer ways)."""
+    Tests get a new phrasing at a third of the rate of diagnoses and fewer templates (a menu item is asked for in
+    fewer ways than a diagnosis is phrased)."""
     rng = np.random.default_rng(seed)
     names = g.nodes.column("name").to_pylist()
     diseases = np.array([i for i in g.nodes_of_types(["disease"]).tolist() if not names[i].startswith("disease ")])
@@ -169,7 +170,7 @@ def synth_text(g: GraphStore, n_traj: int, n_cases: int, seed: int, dx_forms: Se
 
     def say(node: int, fixed: dict[int, str], forms: Sequence[str], p_new: float, record: bool) -> str:
         if node not in fixed or rng.random() < p_new:  # a case keeps its phrasing; sometimes a new one
-            fixed[node] = render(names[node], forms, rng)
+            fixed[node] = render(names[node], forms, rng, 0.6 if record else 0.25)
         if record:
             intended.setdefault(fixed[node], node)
         return fixed[node]
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tau", type=float, default=3.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--linked", action="store_true", help="node ids only, no text (the former benchmark)")
-    ap.add_argument("--fresh", type=float, default=0.06,
+    ap.add_argument("--fresh", type=float, default=0.02,
                     help="chance a mention gets a new phrasing instead of its case's usual one (sets the variety)")
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared", help="where the dev file's phrasings live")
     args = ap.parse_args(argv)

@@ -55,8 +55,11 @@ def _spelling(text: str) -> str:
 def normalise_diagnosis(text: str) -> str:
     """The one normal form of a diagnosis string: ASCII, lower case, American spelling, possessives and
     punctuation dropped, single spaces. Equal diagnoses written differently on the surface normalise equal."""
-    t = "".join(_GREEK.get(c, c) for c in text)
-    t = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode().lower()
+    if text.isascii():  # fast path: nothing to transliterate
+        t = text.lower()
+    else:
+        t = "".join(_GREEK.get(c, c) for c in text)
+        t = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode().lower()
     t = _POSSESSIVE.sub("", t)
     t = _spelling(t)
     return " ".join(_NON_ALNUM.sub(" ", t).split())

@@ -138,6 +138,9 @@ class DiagnosisLinker:
         self._typo_index: Any = None
         self._typo_cache: dict[str, str | None] = {}
         self._cache: dict[str, Link] = {}
+        self._phrase_cache: dict[str, tuple[int | None, float, str]] = {}
+        self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
+        self._names: list[str] = []
 
     # -- words ----------------------------------------------------------------------------------------------
     def _canon_word(self, w: str) -> str:
@@ -205,6 +208,12 @@ class DiagnosisLinker:
     # -- matching ---------------------------------------------------------------------------------------------
     def _match_phrase(self, phrase: str) -> tuple[int | None, float, str]:
         """Best node for one phrase: (node, score, key). Score = share of the head's words the node covers."""
+        hit = self._phrase_cache.get(phrase)
+        if hit is None:
+            hit = self._phrase_cache[phrase] = self._match_uncached(phrase)
+        return hit
+
+    def _match_uncached(self, phrase: str) -> tuple[int | None, float, str]:
         toks, droppable, sites = self._tokens(phrase)
         if not toks:
             return None, 0.0, ""
@@ -288,9 +297,17 @@ class DiagnosisLinker:
         return self.link_many([text])[0]
 
     def link_many(self, texts: Sequence[str]) -> list[Link]:
-        for t in dict.fromkeys(texts):
-            if t in self._cache:
-                continue
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if self._ids is None and todo:
+            self._ids = self.graph.nodes.column("id").to_pylist()
+            self._names = self.graph.nodes.column("name").to_pylist()
+        # spelling fixes for every unknown word of the batch in one encoder pass (then cached per word)
+        words = {self._query_word(w) for t in todo for w in normalise_diagnosis(t).split()}
+        unknown = [w for w in words if w not in self._vocab and w not in MODIFIERS and w not in STOP
+                   and w not in NODE_EXTRA and not any(c.isdigit() for c in w) and w not in self._typo_cache]
+        if unknown:
+            self._typo(unknown)
+        for t in todo:
             ms = diagnosis_mentions(t) if t and t.strip() else []
             if not ms:
                 self._cache[t] = Link(text=t, node=None)
@@ -307,9 +324,8 @@ class DiagnosisLinker:
             if node is None:
                 self._cache[t] = Link(text=t, node=None, mention=m.head)
                 continue
-            row = self.graph.node(node)
-            self._cache[t] = Link(text=t, node=node, node_id=row["id"], name=row["name"], score=score,
-                                  method=method, mention=phrase)
+            self._cache[t] = Link(text=t, node=node, node_id=self._ids[node], name=self._names[node],  # type: ignore[index]
+                                  score=score, method=method, mention=phrase)
         return [self._cache[t] for t in texts]
 
 
