@@ -132,8 +132,8 @@ _DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}
                     r"(?:\s+(?:therefore|thus|then|ultimately|finally|determined\s+to\s+be|confirmed\s+(?:as|to\s+be)|"
                     r"made\s+as|established\s+as|that\s+of|one\s+of|as\s+follows))*\s*:?\s+", re.I)
 # "The patient was (finally) diagnosed with / found to have X"
-_SUBJECT = (r"(?:the\s+|both\s+|all\s+(?:\w+\s+)?)?(?:patients|cases|patient|pt|child|infant|neonate|man|woman|boy|girl|he|she|they|case|individual|"
-            r"(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:male|female|man|woman|patient))")
+_SUBJECT = (r"(?:the\s+)?(?:patients?|pts?|child(?:ren)?|infants?|neonates?|m[ae]n|wom[ae]n|boys?|girls?|he|she|they|"
+            r"cases?|individuals?|(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:males?|females?|m[ae]n|wom[ae]n|patients?))")
 _DIAGNOSED = re.compile(rf"^(?:.*?\b{_SUBJECT}\s+)?(?:was|were|is|has\s+been|had\s+been|had|has)?\s*"
                         r"(?:(?:finally|ultimately|definitively|eventually|subsequently|then|clinically|"
                         r"histologically|pathologically|successfully|correctly|confirmed\s+and)\s+)*"
@@ -156,7 +156,7 @@ _JUSTIFY = re.compile(
     r"histopatholog|biopsy|surgical)|given\s+the|indicated\s+by|as\s+indicated|as\s+suggested|suggested\s+by|"
     r"revealed\s+by|identified\s+(?:by|on|through|via)|which\s+(?:was|is|were|has|had|led|explains|"
     r"accounts|resolved)|that\s+(?:was|is)\s+(?:confirmed|diagnosed)|with\s+(?:confirmation|the\s+diagnosis)|"
-    r"the\s+diagnosis\s+(?:was|is)|this\s+(?:was|is)|in\s+light\s+of|owing\s+to\s+the\s+(?:findings|results)))\b.*$",
+    r"the\s+diagnosis\s+(?:was|is)|this\s+(?:was|is)|in\s+light\s+of|via|by\s+means\s+of|owing\s+to\s+the\s+(?:findings|results)))\b.*$",
     re.I,
 )
 # Cause / complication / setting connectors: the head ends where the first one starts.
@@ -167,23 +167,25 @@ _CONNECTOR = re.compile(
     r"causing|with\s+(?:associated|concomitant|concurrent|secondary|coexisting)|with|without|"
     r"in\s+the\s+(?:setting|context|presence|background)\s+of|in\s+a\s+(?:setting|context|background)\s+of|"
     r"on\s+(?:a\s+)?(?:the\s+)?background\s+of|superimposed\s+on|in\s+(?:a\s+)?patients?\s+with|"
-    r"in\s+(?:an?|the|both|all|two|three|four|several)\s+(?:(?:\d+|[a-z]+)[- ](?:year|month|week|day)[- ]old\s+)?"
-    r"(?:patients?|cases?|males?|females?|man|men|woman|women|boys?|girls?|child|children|infants?|neonates?|"
-    r"newborns?|adults?)\b|"
-    r"presenting\s+(?:as|with)|manifesting\s+as|masquerading\s+as|mimicking|following|after|from|plus|"
+    r"in\s+(?:both|all|two|three|four|several)\s+(?:\w+\s+)?(?:patients|cases)\b|"
+    r"presenting\s+(?:as|with|in|at)|manifesting\s+as|arising\s+(?:from|in|within|on)|originating\s+(?:from|in)|"
+    r"located\s+(?:in|at|on)|invading|in\s+an?\s+(?:\d+[- ]\w+[- ]old|young|elderly|older|adult|pediatric|"
+    r"paediatric|child|infant|neonate|newborn|man|woman|male|female|boy|girl|patient|pregnant)|masquerading\s+as|mimicking|following|after|from|plus|"
     r"along\s+with|together\s+with|accompanied\s+by|concomitant\s+with|coexisting\s+with|"
     r"(?:most\s+)?consistent\s+with|compatible\s+with|suggestive\s+of)\b\s*",
     re.I,
 )
 # Separators of several diagnoses in one line ("X; Y", "X vs. Y", "X or Y").
 _ALTERNATIVES = re.compile(r"\s*;\s*|\s+(?:vs\.?|versus|or|and/or)\s+|\s*/\s+|\s+/\s*", re.I)
-_COMMA = re.compile(r"\s*,\s*")
+_COMMA = re.compile(r"\s*,\s*|\s+[\u2013\u2014]\s+|\s+-{1,2}\s+")  # commas and dash appositives
 _PAREN = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]")
 _ABBREV = re.compile(r"^(?=.*[A-Z])[A-Za-z0-9][A-Za-z0-9\-/&+.']{0,11}$")  # "PTS", "A-T", "IgAN", "HbSS"
 _TRIM = " \t,;:.-\u2013\u2014\"'"
 # heads that are no diagnosis: placeholders and pronouns left by a sentence that refers back ("This was ...")
 _EMPTY_WORDS = frozenset("none unknown unclear n a na undetermined indeterminate other this it these that which "
                          "he she they there patient the patient diagnosis".split())
+_PREPOSITION_START = re.compile(r"^(?:by|via|on|through|after|from|in|at|using|with|without|to|for)\b", re.I)
+_PRONOUN_START = re.compile(r"^(?:this|these|that|those|it|which|such|all|both|each)\b", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
 _MAX_WORDS = 40  # longer clauses are prose, not a diagnosis name
 
@@ -243,7 +245,7 @@ def _parse(text: str) -> Mention | None:
     # a head that is only the abbreviation: "PTS (Parsonage-Turner syndrome)" keeps the long form as head
     if not head and aliases:
         head = aliases.pop(0)
-    if not head:
+    if not head or _PRONOUN_START.match(head) or _PREPOSITION_START.match(head):
         return None
     causes_clean = tuple(c for c in (" ".join(_PAREN.sub(" ", c).split()).strip(_TRIM) for c in causes) if c)
     quals = tuple(q for q in (" ".join(_PAREN.sub(" ", q).split()).strip(_TRIM) for q in qualifiers) if q)
@@ -256,8 +258,12 @@ def _dx_cue(sentence: str) -> bool:
                 or _PASSIVE_TAIL.search(sentence))
 
 
+_MAX_CHARS = 8000  # model output is untrusted: a runaway answer is judged on its beginning
+
+
 @lru_cache(maxsize=65536)
 def _mentions(text: str) -> tuple[Mention, ...]:
+    text = text[:_MAX_CHARS]
     out: list[Mention] = []
     seen: set[str] = set()
     for raw_line in text.replace("\r", "\n").split("\n"):
