@@ -59,7 +59,15 @@ stage grade class low intermediate high figo who type variant form subtype infec
 ruptured strangulated incarcerated perforated obstructed obstructive symptomatic asymptomatic incidental
 spontaneous idiopathic true giant small large huge first second third fourth fifth
 mature immature differentiated dedifferentiated undifferentiated well poorly cystic solid unicystic kappa lambda
+traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial
 """.split())
+# Nouns too broad to be reached by dropping words: "fetal bowel anomaly" is not "Fetal anomaly".
+BROAD = GENERIC | frozenset("""anomaly malformation mass cyst nodule defect abnormality hernia fracture injury ulcer
+aneurysm fistula stenosis obstruction effusion hemorrhage bleeding dysplasia hyperplasia atrophy edema necrosis
+calcification fetal""".split())
+_TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
+_CAUSE_MARK = frozenset("related induced associated mediated triggered dependent".split())
+_ADVERB = re.compile(r"^[a-z]{3,}(?:ally|ately|ively|ously)$")
 # Anatomical sites: droppable unless the graph names the site-specific concept ("pulmonary hypertension").
 SITES = frozenset("""
 stomach liver kidney lung heart brain skin eye ovary uterus colon esophagus pancreas spleen bladder testis prostate
@@ -77,9 +85,10 @@ metacarpal metatarsal digit parietal occipital lobe cerebellar brainstem midbrai
 region area site neuro parenchymal
 """.split())
 MODIFIERS = FREE | SITES
-_SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|para|supra|infra|trans)(?=[a-z]{4})")
+_SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|supra|infra)(?=[a-z]{4})")
 _STAGE = frozenset("stage grade class figo who type group".split())  # a token after these is droppable ...
 _KEEP_AFTER = frozenset("type group".split())  # ... except a type/group number, which names a subtype
+_STAGE_VALUE = re.compile(r"^(?:\d+[a-z]?|[ivx]+[a-c]?|[a-d]\d?|\d+[a-z]\d?)$")
 _ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
 _METASTASIS = frozenset("metastasis metastases metastatic deposit deposits seeding spread involvement tract needle "
                         "secondary secondaries recurrence".split())
@@ -190,19 +199,22 @@ class DiagnosisLinker:
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
         sites: set[str] = set()
+        # a locative tail after the head noun names a site: "X of the external auditory canal", "X in the gallbladder"
+        tail = next((i for i, r in enumerate(raw) if r in _TAIL and 0 < i < len(raw) - 1), len(raw))
         for i, (w, r) in enumerate(zip(toks, raw)):
             prev = raw[i - 1] if i else ""
-            if self._site(r, w):
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            if self._site(r, w) or i > tail:
                 droppable.add(w)
                 sites.add(w)
-            elif r in FREE or w in FREE or r in STOP:
+            elif r in FREE or w in FREE or r in STOP or r in _CAUSE_MARK or _ADVERB.match(r):
                 droppable.add(w)
-            elif prev in _STAGE and prev not in _KEEP_AFTER:
-                droppable.add(w)  # "stage IV", "grade 3", "WHO II"
+            elif nxt in _CAUSE_MARK and i + 2 < len(raw):
+                droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause
+            elif prev in _STAGE and prev not in _KEEP_AFTER and _STAGE_VALUE.match(r):
+                droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
             elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
                 droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
-            elif prev == "figo" or (prev in _STAGE and len(r) <= 3):
-                droppable.add(w)
         return toks, droppable, sites
 
     # -- matching ---------------------------------------------------------------------------------------------
@@ -238,6 +250,8 @@ class DiagnosisLinker:
                 ranked.append((-len(ws & content) / len(content), i))
         for neg_cover, i in sorted(ranked):
             ws = self._words[i]
+            if content - ws and (ws - FREE) <= BROAD:
+                continue  # dropping words never lands on a broad node ("Hernia", "Fetal anomaly", "Carcinoma")
             # a dropped site word must not be part of a concept the graph knows: "pulmonary hypertension" is
             # not "hypertension" when "pulmonary arterial hypertension" exists
             if any(self._has_superset(ws | {d}) for d in (content - ws) & sites):
@@ -315,7 +329,7 @@ class DiagnosisLinker:
             m = ms[0]
             node, score, method, phrase = self._link_mention(m)
             if node is None:  # a sentence whose grammar hid the diagnosis: its **bold** span names it
-                for span in _BOLD.findall(t)[:3]:
+                for span in _BOLD.findall(t)[:1]:  # the first bold span only: later ones are secondary
                     for bm in diagnosis_mentions(span)[:1]:
                         node, score, method, phrase = self._link_mention(bm)
                     if node is not None:
