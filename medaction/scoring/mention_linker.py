@@ -96,6 +96,9 @@ _AND = re.compile(r"\s+(?:and|&|plus)\s+", re.I)
 _CUT = re.compile(r"\s*(?:[,;(]|\s(?:secondary to|due to|caused by|with|without|associated with|complicated by|"
                   r"in the setting of|in a|likely|probably|presenting|leading to|resulting in|following|after|"
                   r"from|and)\s)", re.I)
+# Code-system residual qualifiers in node names are no content: "Pneumonia, unspecified organism" = pneumonia
+_RESIDUAL = re.compile(r"\s(?:unspecified(?:\s(?:organism|site|type|cause))?|without\scomplications?|"
+                       r"not\selsewhere\sclassified|nos|nec)\b")
 _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
 _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
@@ -125,7 +128,7 @@ class DiagnosisLinker:
         self._canon = _canon_map(vocab)
         rank: dict[tuple[str, ...], int] = {}
         for key, node in raw:
-            toks = tuple(self._canon_word(w) for w in _numerals(normalise_diagnosis(key).split()))
+            toks = tuple(self._canon_word(w) for w in _numerals(_RESIDUAL.sub("", normalise_diagnosis(key)).split()))
             content = frozenset(toks) - NODE_EXTRA
             if not content:
                 continue

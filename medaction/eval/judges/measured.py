@@ -22,7 +22,7 @@ MEASURED: dict[str, Measured] = {
     "offline": Measured(
         judge="offline",
         labels="MedR-Bench judged answers (LLM-judge labels), held-out half by case id",
-        n=650, agreement=0.820, kappa=0.412, false_correct=56, false_wrong=61,
+        n=650, agreement=0.822, kappa=0.415, false_correct=56, false_wrong=60,
         command="python bench/judge_agreement.py",
     ),
 }
