@@ -30,6 +30,7 @@ import numpy as np
 
 from medaction.envs.mentions import Mention, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.encoders import Encoder
+from medaction.scoring.encoders import normalise as enc_normalise
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.linker import GENERIC, EntityLinker, Link
 
@@ -59,7 +60,7 @@ stage grade class low intermediate high figo who type variant form subtype infec
 ruptured strangulated incarcerated perforated obstructed obstructive symptomatic asymptomatic incidental
 spontaneous idiopathic true giant small large huge first second third fourth fifth
 mature immature differentiated dedifferentiated undifferentiated well poorly cystic solid unicystic kappa lambda
-traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial
+traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial deep superficial invasive
 """.split())
 # Nouns too broad to be reached by dropping words: "fetal bowel anomaly" is not "Fetal anomaly".
 BROAD = GENERIC | frozenset("""anomaly malformation mass cyst nodule defect abnormality hernia fracture injury ulcer
@@ -82,7 +83,7 @@ vertebral spinal spine femoral femur tibial tibia fibular humeral humerus radial
 scalp hand foot finger toe thigh arm forearm leg knee shoulder hip elbow wrist ankle chest neck head gluteal
 inguinal axillary bone osseous muscle muscular joint soft tissue tissue umbilical frontal temporal phalanx
 metacarpal metatarsal digit parietal occipital lobe cerebellar brainstem midbrain pontine ventricle wall cavity
-region area site neuro parenchymal
+region area site neuro parenchymal synovial thalamic ventricular atrial
 """.split())
 MODIFIERS = FREE | SITES
 _SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|supra|infra)(?=[a-z]{4})")
@@ -207,7 +208,9 @@ class DiagnosisLinker:
         for i, (w, r) in enumerate(zip(toks, raw)):
             prev = raw[i - 1] if i else ""
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
-            if self._site(r, w) or i > tail:
+            if i > tail:
+                droppable.add(w)  # locative tail: droppable, never a compound with the head ("of the artery")
+            elif self._site(r, w):
                 droppable.add(w)
                 sites.add(w)
             elif r in FREE or w in FREE or r in STOP or r in _CAUSE_MARK or _ADVERB.match(r):
@@ -229,6 +232,9 @@ class DiagnosisLinker:
         return hit
 
     def _match_uncached(self, phrase: str) -> tuple[int | None, float, str]:
+        exact = self.base._exact.get(enc_normalise(phrase))
+        if exact is not None and not set(normalise_diagnosis(phrase).split()) <= GENERIC:
+            return exact, 1.0, phrase  # the name itself: "Caroli disease" is not "Caroli syndrome"
         toks, droppable, sites = self._tokens(phrase)
         if not toks:
             return None, 0.0, ""
@@ -272,8 +278,9 @@ class DiagnosisLinker:
         # the whole mention first: a node name may itself hold "with" or commas ("Giant axonal neuropathy,
         # autosomal dominant"); a node must still cover every non-droppable word, so causes never sneak in
         tries: list[tuple[str, str]] = [(m.text, "head")]
-        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > len(head) // 2]
-        tries += [(m.text[:c], "head") for c in reversed(cuts)]  # "X with Y secondary to Z" -> "X with Y"
+        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > 0]
+        # prefixes longer than the head first ("X with Y secondary to Z" -> "X with Y"), shorter ones after it
+        tries += [(m.text[:c], "head") for c in reversed(cuts) if c > len(head)]
         tries += [(" ".join([head, *m.qualifiers[:k]]), "head") for k in range(len(m.qualifiers), 0, -1)]
         key = normalise_diagnosis(head)
         if key in self.abbrev:  # the head is only an abbreviation: "HCM"
@@ -285,6 +292,7 @@ class DiagnosisLinker:
         if m.causes and words and words <= (_METASTASIS | MODIFIERS | STOP):
             tries.append((m.causes[0], "cause"))  # "pancreatic metastasis from lung adenocarcinoma"
         tries.append((head, "head"))
+        tries += [(m.text[:c], "head") for c in reversed(cuts) if c <= len(head)]  # "X presenting atypically as Y"
         if "-" in head:
             tries.append((re.sub(r"(?<=\w)-(?=\w)", "", head), "head"))  # "Ileo-ileal" = "ileoileal"
         compound = _COMPOUND.match(head)
