@@ -2,21 +2,24 @@
 
 Steps (docs/notes/linking.md): `diagnosis_mentions` finds the primary mention of a sentence ("The patient was
 diagnosed with X based on ...", Markdown, "X secondary to Y"); its head X is linked, never its cause Y (except
-"metastasis from Y", where Y is the disease). Linking is a word-set match against node names and synonyms:
+"metastasis from Y", where Y is the disease). A node's exact name wins; otherwise linking is a word-set match
+against node names and synonyms:
 
-- every content word of the node's name must appear in the head (so "Positive tuberculin skin test" never
+- every content word of the node's name must appear in the phrase (so "Positive tuberculin skin test" never
   links "intestinal tuberculosis", "Postpoliomyelitis syndrome" never links "postpolypectomy syndrome");
-- every head word the node lacks must be a droppable modifier (site, laterality, severity, onset, stage/grade),
-  so "gastric schwannoma" links "Schwannoma" but "intravascular large B-cell lymphoma" never links the broader
-  "B-cell lymphoma" and "COVID-19 pneumonia" never links "Pneumonia";
-- the candidate covering most head words wins; ties go to the allowed-type priority (diseases before phenotypes),
-  a node's own name over a synonym, then the better connected node.
+- every phrase word the node lacks must be droppable - a modifier (laterality, severity, course, onset, stage or
+  grade value) or a site (organ words, "of the ..." tails) - so "gastric schwannoma" links "Schwannoma" but
+  "intravascular large B-cell lymphoma" never links "B-cell lymphoma" and "COVID-19 pneumonia" never "Pneumonia";
+- the head noun stays, a dropped organ word must not form a concept the graph knows ("pulmonary hypertension" is
+  not "Hypertension"), and dropping words never lands on a broad node ("Hernia", "Carcinoma");
+- the candidate covering most phrase words wins; ties go to the allowed-type priority (diseases before
+  phenotypes), a node's own name over a synonym, then the better connected node.
 
-Words are compared after light normalisation: American spelling, singular forms, Roman numerals, and organ
-adjectives mapped to their nouns ("pulmonary" = "lung"). A head word outside the graph's vocabulary is replaced
-by its nearest vocabulary word by character n-grams when that is very close (typos: "Hirschprung"). A head
-made only of an abbreviation is expanded from data/abbreviations.tsv; bracketed aliases are tried after the head;
-"A and B" falls back to A, then B. Results are cached per distinct text.
+Words are compared after light normalisation: American spelling, singular forms, Roman numerals, organ
+adjectives mapped to their nouns ("pulmonary" = "lung"), code-system residuals dropped from node names
+("unspecified", "without complications"). An unknown word is replaced by its nearest vocabulary word when that
+is a spelling slip ("Hirschprung"). A head that is only an abbreviation is expanded from data/abbreviations.tsv;
+aliases in brackets, "A/B" and "A and B" parts are tried after the head. Results are cached per distinct text.
 """
 
 from __future__ import annotations
@@ -142,7 +145,6 @@ class DiagnosisLinker:
             nodes.append(node)
             words.append(content)
         self._keys, self._nodes, self._words = keys, np.asarray(nodes, dtype=np.int64), words
-        self._sig = rank
         self._post: dict[str, list[int]] = {}
         for i, ws in enumerate(words):
             for w in ws:
@@ -180,15 +182,17 @@ class DiagnosisLinker:
                 enc = LexicalEncoder(vocab)
                 self._typo_index = (vocab, enc, enc.encode(vocab).T.tocsr())
             vocab, enc, mat_t = self._typo_index
-            sims = (enc.encode(todo) @ mat_t).toarray()
-            best = sims.argmax(axis=1)
-            for i, w in enumerate(todo):
-                cand = vocab[int(best[i])]
-                # n-gram cosine finds the neighbour; the edit ratio keeps it to spelling slips ("Hirschprung"),
-                # not other word forms ("irritable" is not "irritability")
-                ok = (len(w) >= 5 and sims[i, best[i]] >= self.typo_similarity and cand[0] == w[0]
-                      and SequenceMatcher(None, w, cand).ratio() >= 0.88)
-                self._typo_cache[w] = cand if ok else None
+            for lo in range(0, len(todo), 512):  # blocks keep the dense score matrix small
+                block = todo[lo:lo + 512]
+                sims = (enc.encode(block) @ mat_t).toarray()
+                best = sims.argmax(axis=1)
+                for i, w in enumerate(block):
+                    cand = vocab[int(best[i])]
+                    # n-gram cosine finds the neighbour; the edit ratio keeps it to spelling slips ("Hirschprung"),
+                    # not other word forms ("irritable" is not "irritability")
+                    ok = (len(w) >= 5 and sims[i, best[i]] >= self.typo_similarity and cand[0] == w[0]
+                          and SequenceMatcher(None, w, cand).ratio() >= 0.88)
+                    self._typo_cache[w] = cand if ok else None
         return {w: self._typo_cache[w] for w in words}
 
     def _site(self, raw: str, w: str) -> bool:
