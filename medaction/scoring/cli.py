@@ -1,4 +1,5 @@
-"""`medaction kg build --primekg kg.csv | --clingraph DIR | --hpo [-o DIR]` and `medaction kg info DIR|hpo`."""
+"""`medaction kg build --primekg kg.csv | --clingraph DIR | --hpo [-o DIR]`, `medaction kg info DIR|hpo` and
+`medaction kg link TEXT... | --file F [--graph DIR|hpo]` (diagnosis texts -> mention -> node, one JSON line each)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     i.add_argument("store", help="store directory, or 'hpo' for the cached offline graph")
     i.add_argument("--json", action="store_true")
     i.set_defaults(func=_info)
+    lk = sub.add_parser("link", help="link diagnosis texts to graph nodes: one JSON line per text",
+                        description="Find the diagnosis mention of each text and link it to a node of the graph's "
+                                    "diagnosis types (docs/notes/linking.md). Output: one JSON line per text with the "
+                                    "mention, its causes, node id/name/type (null when unlinked), method and score.")
+    lk.add_argument("texts", nargs="*", metavar="TEXT", help="diagnosis texts (sentences are fine)")
+    lk.add_argument("--file", type=Path, help="file with one text per line (blank lines skipped)")
+    lk.add_argument("--graph", default="hpo", help="store directory, or 'hpo' for the offline graph (default)")
+    lk.add_argument("--types", default=None, help="comma-separated node types in priority order "
+                                                  "(default: the graph's disease types)")
+    lk.set_defaults(func=_link)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
     return p
 
@@ -96,4 +107,41 @@ def _info(args: argparse.Namespace) -> int:
         for k in ("loader", "path", "hpoa_version", "disease_types", "test_types"):
             if k in g.meta:
                 print(f"  {k}: {g.meta[k]}")
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    from medaction.envs.mentions import diagnosis_mentions
+    from medaction.outputs import RunFailed, UsageError
+    from medaction.scoring.mention_linker import DiagnosisLinker
+    from medaction.scoring.store import load_graph
+
+    texts = list(args.texts)
+    if args.file is not None:
+        try:
+            raw = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{args.file}: cannot read texts ({exc.__class__.__name__}: {exc})") from exc
+        texts += [line.strip() for line in raw.splitlines() if line.strip()]
+    if not texts:
+        raise UsageError("kg link: no texts (give them as arguments or with --file)")
+    try:
+        g = load_graph(args.graph)
+    except GraphError as exc:
+        raise RunFailed(str(exc)) from exc
+    types = args.types.split(",") if args.types else [t for t in g.meta.get("disease_types", ["disease"])
+                                                         if t in g.types] or list(g.types)
+    unknown = [t for t in types if t not in g.types]
+    if unknown:
+        raise UsageError(f"--types: {unknown} not in the graph (its types: {', '.join(g.types)})")
+    linker = DiagnosisLinker(g, types=types)
+    for text, lk in zip(texts, linker.link_many(texts)):
+        ms = diagnosis_mentions(text)
+        m = ms[0] if ms else None
+        row = None if lk.node is None else g.node(lk.node)
+        print(json.dumps({
+            "text": text, "mention": m.head if m else None, "causes": list(m.causes) if m else [],
+            "linked_phrase": lk.mention or None, "node": row["id"] if row else None,
+            "name": row["name"] if row else None, "type": row["type"] if row else None,
+            "method": lk.method, "score": round(lk.score, 3)}, ensure_ascii=False), flush=True)
     return 0

@@ -28,6 +28,7 @@ from medaction.scoring.filters import FILTERS, UNMEASURED, decide
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.hops import bfs_distances
 from medaction.scoring.linker import EntityLinker
+from medaction.scoring.mention_linker import DiagnosisLinker
 from medaction.scoring.metrics import DiagKey, dtc_series, rac_series, turn_differential
 from medaction.scoring.store import load_graph
 from medaction.scoring.types import ScoredTrajectory
@@ -87,9 +88,11 @@ class KGScorer:
         self.dtc_graph = dtc_graph or load_graph(cfg.dtc_graph)
         self.rac_graph = rac_graph or (load_graph(cfg.rac_graph) if cfg.rac_graph else self.dtc_graph)
         kw = {"encoder": cfg.encoder, "encoder_config": dict(cfg.encoder_config), "threshold": cfg.threshold}
-        self.dtc_linker = EntityLinker(self.dtc_graph, types=_types(self.dtc_graph, "disease_types", ["disease"]), **kw)
+        # diagnoses (truths, differential entries, final answers) go through the mention linker; tests do not
+        self.dtc_linker = DiagnosisLinker(self.dtc_graph, types=_types(self.dtc_graph, "disease_types", ["disease"]),
+                                          **kw)
         same = self.rac_graph is self.dtc_graph
-        self.diag_linker = self.dtc_linker if same else EntityLinker(
+        self.diag_linker = self.dtc_linker if same else DiagnosisLinker(
             self.rac_graph, types=_types(self.rac_graph, "disease_types", ["disease"]), **kw)
         self.test_linker = EntityLinker(self.rac_graph, types=_types(self.rac_graph, "test_types", ["test"]), **kw)
         self._dtc_bfs = _DistCache(self.dtc_graph, cfg.cap, cfg.bfs_cache)
