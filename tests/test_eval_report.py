@@ -60,6 +60,7 @@ def test_report_json_and_plots(tmp_path: Path) -> None:
     out = _write(tmp_path, "m1")
     md = (out / "report.md").read_text()
     assert "judge**: offline(test)" in md and "graph** (DTC/RAC): hpo" in md
+    assert "Diag Acc judged by `offline`; measured agreement" in md and "bench/judge_agreement.py" in md
     assert "P = R = 0" in md and "| m1 | 0.50 ± 0.00 |" in md
     for name in ("dtc_per_turn", "rac_pass_rate", "tests_per_turn", "turns_per_case"):
         png = out / "plots" / f"{name}.png"

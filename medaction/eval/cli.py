@@ -86,13 +86,23 @@ def _scaling(args: argparse.Namespace) -> int:
 
 def _agreement(args: argparse.Namespace) -> int:
     from medaction.eval.agreement import load_labels, measure, render
+    from medaction.outputs import UsageError, refuse_input_as_output, write_bytes_atomic
 
-    res = asyncio.run(measure(_judge(args), load_labels(Path(args.labels))))
-    print(render(res))
+    labels_path = Path(args.labels)
+    if not labels_path.is_file():
+        raise UsageError(f"medaction eval agreement: {labels_path}: labels file not found")
+    if args.json:
+        refuse_input_as_output(args.json, labels_path)
+    try:
+        labels = load_labels(labels_path)
+    except ValueError as exc:
+        raise UsageError(f"medaction eval agreement: {exc}") from None
+    res = asyncio.run(measure(_judge(args), labels))
     if args.json:
         import msgspec
 
-        Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(res), indent=2))
+        write_bytes_atomic(args.json, msgspec.json.format(msgspec.json.encode(res), indent=2))
+    sys.stdout.write(render(res))  # its last line is "agreement: 0.xxx"
     return 0
 
 
@@ -126,7 +136,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     s.add_argument("points", nargs="+", help="SERIES:SIZE:DIR, e.g. dtc+rac:8000:runs/eval-8k")
     s.add_argument("--out", default="runs/eval-scaling/scaling.png")
     s.set_defaults(func=_scaling)
-    a = sub.add_parser("agreement", help="agreement of a judge with hand labels")
+    a = sub.add_parser("agreement", help="agreement of a judge with labels (hand labels, or JSON lines "
+                         "with answer, truth, correct); last line: agreement: 0.xxx")
     a.add_argument("--labels", default=str(DEFAULT_LABELS))
     a.add_argument("--json", help="also write the agreement as JSON here")
     _judge_args(a)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from medaction.eval.judges.measured import judge_agreement_line
 from medaction.eval.summary import EvalResult
 from medaction.eval.types import Stat, Summary
 
@@ -46,6 +47,7 @@ def render(result: EvalResult, plots: Sequence[Path], out: Path) -> str:
         f"- **policy**: {s.policy}",
         f"- **cases**: {s.cases} ({s.n_cases} cases)",
         f"- **judge**: {s.judge}",
+        f"- **Diag Acc**: {judge_agreement_line(s.judge)}",
         f"- **graph** (DTC/RAC): {s.graph} (scorer: {result.scorer})",
         "",
         "## Table 2 (MedR-Bench protocol; mean ± sd over runs)",

@@ -15,9 +15,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from medaction.envs.diagnosis import same_diagnosis
+from medaction.envs.mentions import normalise_diagnosis
 from medaction.envs.types import Environment
 from medaction.scoring.base import register_scorer
-from medaction.scoring.encoders import normalise
 from medaction.scoring.filters import get_filter
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.hops import bfs_distances
@@ -100,7 +101,7 @@ class KGScorer:
         dl = dict(zip(flat_d, self.diag_linker.link_many(flat_d)))
         tl = dict(zip(flat_t, self.test_linker.link_many(flat_t)))
         keys: list[list[DiagKey]] = [
-            [dl[d].node if dl[d].node is not None else ("unlinked", normalise(d)) for d in ds] for ds in diffs]
+            [dl[d].node if dl[d].node is not None else ("unlinked", normalise_diagnosis(d)) for d in ds] for ds in diffs]
         test_nodes = [sorted({tl[a].node for a in ts if tl[a].node is not None}) for ts in tests]
         return rac_series(keys, test_nodes, lambda d, srcs: int(self._rac_bfs.get(srcs)[d]), self.config.cap)
 
@@ -118,10 +119,11 @@ class KGScorer:
                                 verdict=verdict, correct=correct, graph=self.graph_label, scorer=self.name)
 
     def is_correct(self, final: str | None, truth: str, truth_node: int | None = None) -> bool:
-        """Final diagnosis matches s*: same normalised text, or the same linked node."""
+        """Final diagnosis names s*: the one text equivalence (envs.diagnosis.same_diagnosis, also the offline
+        judge's and the RL reward's), or, one layer up and only when s* is linked, the same graph node."""
         if not final or not final.strip():
             return False
-        if normalise(final) == normalise(truth):
+        if same_diagnosis(final, truth):
             return True
         if truth_node is None:
             return False
