@@ -16,7 +16,7 @@ from medaction.scoring.base import build_scorer
 from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
 from medaction.scoring.loaders.clingraph import load_clingraph
 from medaction.scoring.loaders.primekg import load_primekg
-from medaction.scoring.reward import DTCReward
+from medaction.scoring.rewards import DTCReward
 from medaction.scoring.rows import from_row, to_row, to_table
 from medaction.tree.types import Node, Trajectory
 
