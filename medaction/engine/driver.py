@@ -174,6 +174,8 @@ class Driver:
                 if out.turn is not None:
                     node = make_node(out, tree_id=task.tree_id, node_id=task.node_id, parent_id=task.parent_id,
                                      policy_id=task.policy_id, seed=task.seed)
+                    if call.version:  # the weights version that produced this turn (docs/rl.md)
+                        node = msgspec.structs.replace(node, policy_version=call.version)
                 res = self.sched.complete(task, node, out.state, out.stop, out.error)
                 u = out.usage
                 self.metrics.node(prompt=u.prompt_tokens, completion=u.completion_tokens, cached=u.cached_tokens,
@@ -184,7 +186,7 @@ class Driver:
                 self.metrics.trajectory(fl.trajectory.stop)
                 scorer = self.scorers[self.metrics.totals["trajectories"] % len(self.scorers)]
                 self.metrics.totals["trajectories"] += 1
-                self.tree_rows[fl.tree_id].append(scorer.score.remote(fl.trajectory, case.env_ref))
+                self.tree_rows[fl.tree_id].append(self._score(scorer, fl.trajectory, case.env_ref))
             if res.tree_done:
                 self._tree_done(pool, task)
         except BaseException as exc:  # a bug or a dead writer: stop the run loudly instead of hanging
@@ -196,7 +198,7 @@ class Driver:
         refs = self.tree_rows.pop(task.tree_id, [])
         self.ready_at.pop(task.tree_id, None)
         self.pending_writes += 1
-        asyncio.get_running_loop().create_task(self._await_write(self.writer.write_tree.remote(task.tree_id, *refs)))
+        self._sink(task.tree_id, refs)
         self.metrics.tree()
         if self.bar is not None:
             self.bar.update(1)
@@ -206,6 +208,16 @@ class Driver:
         if case.open_trees == 0:
             self.oracles.drop(task.case_id)
             del self.cases[task.case_id]
+
+    # ---- hooks (the RL rollout service, engine/rollout_service.py, overrides these three) --------------------------
+    def _score(self, scorer: Any, trajectory: Any, env_ref: Any) -> Any:
+        return scorer.score.remote(trajectory, env_ref)
+
+    def _sink(self, tree_id: str, refs: list[Any]) -> None:
+        asyncio.get_running_loop().create_task(self._await_write(self.writer.write_tree.remote(tree_id, *refs)))
+
+    def _flush(self) -> None:
+        self.writer.flush.remote()
 
     async def _await_write(self, ref: Any) -> None:
         try:
@@ -255,6 +267,12 @@ class Driver:
     async def run(self) -> RunSummary:
         self.startup_s = self.ready()
         t0 = time.perf_counter()
+        await self._loop(t0)
+        info = ray.get(self.writer.close.remote(True))
+        return self._summary(time.perf_counter() - t0, info)
+
+    async def _loop(self, t0: float) -> None:
+        """Admit, dispatch and wait until every admitted tree is written (or a fatal error)."""
         last_log = last_flush = t0
         health = asyncio.get_running_loop().create_task(self._health())
         try:
@@ -277,13 +295,11 @@ class Driver:
                     self._progress(now - t0, running)
                 if now - last_flush >= self.cfg.engine.flush_every_s:
                     last_flush = now
-                    self.writer.flush.remote()
+                    self._flush()
         finally:
             health.cancel()
             if self.bar is not None:
                 self.bar.close()
-        info = ray.get(self.writer.close.remote(True))
-        return self._summary(time.perf_counter() - t0, info)
 
     def _progress(self, elapsed: float, running: int) -> None:
         loads = {(p.id, r): p.in_flight[r] for p in self.pools for r in range(len(p.actors))}
