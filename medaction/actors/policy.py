@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ class PolicyActor:
         self.running = 0  # requests inside the backend now
         self.retried = 0  # requests run again because the weights changed under them (on_inflight="retry")
         self.updates: list[dict[str, Any]] = []  # one record per applied update (version, path, timing)
+        self.served: deque[tuple[str, int, int, int]] = deque(maxlen=4096)  # (session, seed, version, call no.)
         self._open: asyncio.Event | None = None  # the gate: cleared while a swap waits for in-flight requests
         self._swap: asyncio.Lock | None = None
         self._idle: asyncio.Condition | None = None
@@ -61,6 +63,7 @@ class PolicyActor:
                 async with idle:
                     idle.notify_all()
             if self.version == v:
+                self.served.append((session, seed, v, self.calls))
                 return out, v
             self.retried += 1  # the weights changed while it ran (on_inflight="retry"): run it again
 
@@ -88,6 +91,10 @@ class PolicyActor:
                    "retried_total": self.retried}
             self.updates.append(rec)
             return rec
+
+    async def served_log(self) -> list[tuple[str, int, int, int]]:
+        """The last 4096 versioned completions: (session, seed, version, calls so far) in completion order."""
+        return list(self.served)
 
     async def weights(self) -> dict[str, Any]:
         return {"replica": self.replica, "version": self.version, "retried": self.retried,

@@ -33,7 +33,7 @@ from medaction.engine.metrics import EngineMetrics
 from medaction.engine.pools import OraclePool, TeacherPool
 from medaction.engine.summary import RunSummary
 from medaction.envs.types import Environment
-from medaction.policies.types import Mode, SamplingParams
+from medaction.policies.types import Message, Mode, SamplingParams
 from medaction.policies.weights import WeightKind, WeightUpdate
 from medaction.scoring.rewards import RewardBreakdown, RewardConfig, reward_config
 from medaction.scoring.rows import from_row
@@ -321,6 +321,13 @@ class RolloutService:
             "mean_return": sum(rets) / len(rets) if rets else 0.0,
             "retried_requests": self._retried() - retried0,
         }
+
+    def sample(self, messages: Sequence[Message], *, seed: int, params: SamplingParams = SamplingParams(),
+               replica: int = 0) -> tuple[str, int]:
+        """One completion outside any rollout (a probe for trainers): (text, weights version that produced it)."""
+        comp, version = ray.get(self.pool.actors[replica].complete_versioned.remote(
+            tuple(messages), "probe", seed, params))
+        return comp.text, version
 
     # ---- lifecycle ------------------------------------------------------------------------------------------
     def close(self) -> None:
