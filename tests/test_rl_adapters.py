@@ -101,7 +101,20 @@ def test_rollout_api_turn_samples_feed_a_fake_trainer(ray_session, agentclinic_p
 
     cases = [e for _, e in zip(range(2), iter_environments("agentclinic", agentclinic_path))]
     with RolloutService(TeacherConfig(id="h", backend="heuristic"), rewards={"test_cost": 0.05}) as svc:
-        batch = svc.rollout(cases, group_size=3, max_turns=3, seed=1)
+        pid = ray_session.get(svc.actors[0].ping.remote())["pid"]
+        batch = svc.rollout(cases, group_size=3, max_turns=3, seed=1, branches=1)
+
+        async def stream() -> list:
+            return [g async for g in svc.astream(cases[:1], group_size=2, max_turns=2, seed=2)]
+
+        import asyncio
+
+        streamed = asyncio.run(stream())
+        assert ray_session.get(svc.actors[0].ping.remote())["pid"] == pid  # same actors across calls
+    assert len(streamed) == 1 and len(streamed[0].trajectories) == 2
+    for g in batch.groups:  # G = 3 roots + 1 branch (tree branching per call)
+        paths = [t.row["path"] for t in g.trajectories]
+        assert len(paths) == 4 and sum(".b" in p for p in paths) == 1
     samples = turn_samples(batch, CharTok(), max_prompt_tokens=512)
     n_turns = sum(len(t.scored.trajectory.nodes) for g in batch.groups for t in g.trajectories)
     assert len(samples) == n_turns and {s["uid"] for s in samples} == {g.tree_id for g in batch.groups}
