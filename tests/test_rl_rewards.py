@@ -69,13 +69,28 @@ def test_hand_computed_three_turn_trajectory() -> None:
 
 
 def test_unlinked_turns_give_no_shaping_and_wrong_final_no_terminal() -> None:
-    # DTC 9 = cap + 1 (unlinked or unreachable) -> 3 -> 1: only the 3 -> 1 step shapes: 0.5 * 2/9
+    # no link flags (rows scored before they existed): DTC 9 = cap + 1 may be unlinked -> 3 -> 1: only 3 -> 1
+    # shapes: 0.5 * 2/9
     b = trajectory_rewards(scored(three_turns(final="Lambert-Eaton syndrome"), (9, 3, 1), (None, 0.0, 0.0)),
                            ENV.diagnosis, CFG, env=ENV)
     assert b.progress == pytest.approx((0.0, 0.0, 1 / 9))
     assert b.rac_penalty == (0.0, 0.0, 0.0) and not b.correct and b.terminal == 0.0
     assert b.total == pytest.approx(1 / 9 - 0.06 - 0.02)
     assert progress_shaping([None, 2, None, 4, 2], 8) == pytest.approx([0.0, 0.0, 0.0, 0.0, 2 / 9])
+
+
+def test_link_flags_decide_what_was_measured() -> None:
+    # with the scorer's per-turn link flags, cap + 1 on a LINKED top-1 is a real "beyond cap" distance:
+    # 9 -> 3 shapes 0.5 * 6/9; an unlinked turn (None) between two linked ones breaks the chain on both sides
+    class Flagged:  # a scored trajectory that carries top1_linked (duck-typed: trajectory, dtc, rac, top1_linked)
+        def __init__(self, dtc: tuple, linked: tuple) -> None:
+            self.trajectory, self.dtc, self.rac, self.top1_linked = three_turns(), dtc, (None,) * 3, linked
+
+    b = trajectory_rewards(Flagged((9, 3, 1), (True, True, True)), ENV.diagnosis, CFG)  # type: ignore[arg-type]
+    assert b.progress == pytest.approx((0.0, 0.5 * 6 / 9, 0.5 * 2 / 9))
+    b = trajectory_rewards(Flagged((9, None, 1), (True, False, True)), ENV.diagnosis, CFG)  # type: ignore[arg-type]
+    assert b.progress == (0.0, 0.0, 0.0)
+    assert progress_shaping([5, 9, 9], 8, [True, True, False]) == pytest.approx([0.0, -4 / 9, 0.0])
 
 
 def test_identity_scorer_values_and_no_final() -> None:

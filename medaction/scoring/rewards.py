@@ -7,7 +7,7 @@ the one diagnosis equivalence (`envs.diagnosis.same_diagnosis`) for correctness,
 (`ScoredTrajectory.dtc/.rac`, eqs. 3-4) for progress and consistency. Turn t below is 1-based; lists are 0-based.
 
     r_t = w_progress * shape_t - w_rac * rac_pen_t - cost_t - w_invalid * invalid_t   (+ w_correct * correct at T)
-    shape_t   = (DTC_{t-1} - DTC_t) / (cap + 1)       when t >= 2 and both DTC values are in [0, cap]; else 0
+    shape_t   = (DTC_{t-1} - DTC_t) / (cap + 1)       when t >= 2 and both turns' top-1 are linked; else 0
     rac_pen_t = 1  when RAC_{t+1} > tau (the differential change at t+1 is not supported by the tests of turn t:
                    the same judgement that prunes turn t from the SFT data); else 0 (also when RAC is undefined)
     cost_t    = sum over the tests of turn t that were sent to the oracle of test_costs[category] (default
@@ -16,8 +16,10 @@ the one diagnosis equivalence (`envs.diagnosis.same_diagnosis`) for correctness,
     correct   = same_diagnosis(final diagnosis, truth)
     R = sum_t r_t
 
-DTC = cap + 1 means unlinked or unreachable (the scorer cannot tell the two apart), None means undefined (s*
-unlinked or no graph): both give 0 shaping, so an entity-linking miss never pays or costs progress.
+A turn is linked when the scorer measured its DTC: `top1_linked[i]` when the scored trajectory carries it, and
+DTC None means not measured (unlinked top-1, unlinked s*, no graph). A linked top-1 beyond `cap` hops is cap + 1,
+a real (far) measurement. Rows scored before `top1_linked` existed wrote cap + 1 for unlinked top-1s too: there,
+cap + 1 counts as not measured. An entity-linking miss never pays or costs progress.
 """
 
 from __future__ import annotations
@@ -61,13 +63,20 @@ class RewardBreakdown(msgspec.Struct, frozen=True, kw_only=True):
     total: float = 0.0
 
 
-def progress_shaping(dtc: Sequence[int | None], cap: int) -> list[float]:
-    """shape_t = (DTC_{t-1} - DTC_t)/(cap+1) between two turns whose top-1 is linked and within cap hops."""
+def measured_turns(dtc: Sequence[int | None], cap: int, linked: Sequence[bool | None] | None = None) -> list[bool]:
+    """Per turn: did the scorer measure DTC (a linked top-1 and a linked s*)? See the module docstring."""
+    if linked is not None and len(linked) == len(dtc):
+        return [v is not None and lk is True for v, lk in zip(dtc, linked)]
+    return [v is not None and 0 <= v <= cap for v in dtc]  # no link flags: cap + 1 may mean unlinked
+
+
+def progress_shaping(dtc: Sequence[int | None], cap: int, linked: Sequence[bool | None] | None = None) -> list[float]:
+    """shape_t = (DTC_{t-1} - DTC_t)/(cap+1) between two consecutive turns whose DTC was measured."""
+    ok = measured_turns(dtc, cap, linked)
     out = [0.0] * len(dtc)
     for i in range(1, len(dtc)):
-        a, b = dtc[i - 1], dtc[i]
-        if a is not None and b is not None and 0 <= a <= cap and 0 <= b <= cap:
-            out[i] = (a - b) / (cap + 1)
+        if ok[i - 1] and ok[i]:
+            out[i] = (min(dtc[i - 1], cap + 1) - min(dtc[i], cap + 1)) / (cap + 1)  # type: ignore[type-var]
     return out
 
 
@@ -114,7 +123,8 @@ def trajectory_rewards(scored: ScoredTrajectory, truth: str, cfg: RewardConfig =
     n = len(nodes)
     dtc = list(scored.dtc) if len(scored.dtc) == n else [None] * n
     rac = list(scored.rac) if len(scored.rac) == n else [None] * n
-    prog = [cfg.progress * s for s in progress_shaping(dtc, cfg.cap)]
+    linked = getattr(scored, "top1_linked", None)  # absent on rows scored before link flags existed
+    prog = [cfg.progress * s for s in progress_shaping(dtc, cfg.cap, tuple(linked) if linked else None)]
     pen = [cfg.rac * p for p in rac_penalties(rac, cfg.tau)]
     cost = test_costs(nodes, env, cfg)
     inv = [cfg.invalid * (1.0 if nd.turn.parse == "failed" else 0.0) for nd in nodes]
