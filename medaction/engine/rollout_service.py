@@ -131,6 +131,11 @@ class _RolloutDriver(Driver):
         self.wake = asyncio.Event()
         self.fatal = None
         self.bar = None
+        # state the Driver's run-safety code reads (failure accounting, Ctrl-C); a rollout call has no files
+        self.out, self.cases_path, self.scorer_fallback = None, None, ""
+        self.tree_failed: dict[str, str] = {}
+        self.failure_causes: dict[str, int] = defaultdict(int)
+        self.stopping = self.closing = False
         self.rewards = svc.rewards
         self.out = out
         self.trainer_step = trainer_step
@@ -138,7 +143,7 @@ class _RolloutDriver(Driver):
     def _score(self, scorer: Any, trajectory: Any, env_ref: Any) -> Any:
         return scorer.score_rl.remote(trajectory, env_ref, self.rewards)
 
-    def _sink(self, tree_id: str, refs: list[Any]) -> None:
+    def _sink(self, tree_id: str, refs: list[Any], failed: str = "") -> None:
         asyncio.get_running_loop().create_task(self._collect(tree_id, refs))
 
     def _flush(self) -> None:
