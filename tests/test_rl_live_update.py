@@ -128,3 +128,10 @@ async def test_hf_swap_changes_served_weights(zero_adapter, tmp_path) -> None:  
     assert torch.allclose(v1, base, atol=1e-4)  # B = 0 adapter: same function
     assert (v2 - base).abs().max() > 1e-2  # the real adapter changed the served weights
     assert list(pol.model.peft_config) == ["v2"]  # the old adapter was dropped
+    # full weights from a checkpoint dir (here the base model's own): the adapter is gone, base logits are back
+    from medaction.policies.hf import default_model_dir
+
+    await apply_update(pol, WeightUpdate(version=3, path=str(default_model_dir()), kind="full"))
+    with torch.no_grad():
+        v3 = pol.model(input_ids=ids).logits[0, -1]
+    assert not isinstance(pol.model, PeftModel) and torch.allclose(v3, base, atol=1e-4)
