@@ -5,8 +5,9 @@ Live weight updates (docs/rl.md, "Weight updates"): `load_weights(update, on_inf
 weights (policies/weights.py) and bumps the replica's version; `complete_versioned` returns the version that
 produced each completion. `on_inflight="finish"`: new requests wait at a gate while the requests already running
 finish on the old weights, then the swap happens; `"retry"`: the swap happens at once (between two forward
-batches) and any request that was running across it is run again on the new weights. Either way a completion is
-produced by exactly one version, and the version it reports is that one."""
+batches, without waiting for the running requests) and a request whose completion returns after the swap is run
+again on the new weights. Either way a completion is produced by exactly one version, and the version it reports is
+that one (the version is bumped where the new weights go live: `apply_update(on_live=...)`)."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ class PolicyActor:
                     async with idle:
                         await idle.wait_for(lambda: self.running == 0)
                 t1 = time.perf_counter()
-                await apply_update(self.policy, update)
+                await apply_update(self.policy, update, on_live=lambda: setattr(self, "version", update.version))
                 self.version = update.version
             finally:
                 gate.set()

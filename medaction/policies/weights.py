@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,27 +52,34 @@ def check_update(update: WeightUpdate) -> None:
         raise PolicyError(f"weights: {update.path}: no {marker} (not a {update.kind} checkpoint dir)")
 
 
-async def apply_update(policy: Any, update: WeightUpdate) -> None:
-    """Load `update` into `policy` in place. Raises PolicyError when the backend cannot take it."""
+async def apply_update(policy: Any, update: WeightUpdate, *, on_live: Callable[[], None] | None = None) -> None:
+    """Load `update` into `policy` in place. Raises PolicyError when the backend cannot take it.
+
+    `on_live` is called at the moment the new weights serve (for hf: inside the forward lock, before any batch can
+    run on them), so a caller that bumps its version there never labels new-weight output with the old version."""
     check_update(update)
+    live = on_live or (lambda: None)
     own = getattr(policy, "load_weights", None)
     if own is not None:
         out = own(update)
         if inspect.isawaitable(out):
             await out
+        live()
         return
     kind = type(policy).__name__
     if kind == "HFPolicy":
-        await asyncio.to_thread(_hf_apply, policy, update)
+        await asyncio.to_thread(_hf_apply, policy, update, live)
     elif kind == "VLLMPolicy":
         _vllm_apply(policy, update)
+        live()
     elif kind == "SGLangPolicy":
         await _sglang_apply(policy, update)
+        live()
     else:
         raise PolicyError(f"weights: backend {kind} has no weights to update")
 
 
-def _hf_apply(policy: Any, update: WeightUpdate) -> None:
+def _hf_apply(policy: Any, update: WeightUpdate, live: Callable[[], None]) -> None:
     name = update.adapter_name()
     with policy._lock:  # the forward lock: waits for the running batch, blocks the next one during the swap
         model = policy.model
@@ -82,6 +90,7 @@ def _hf_apply(policy: Any, update: WeightUpdate) -> None:
             dtype = next(model.parameters()).dtype
             new = AutoModelForCausalLM.from_pretrained(update.path, dtype=dtype)
             policy.model = new.to(policy.device).eval()
+            live()
             del model
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -97,6 +106,7 @@ def _hf_apply(policy: Any, update: WeightUpdate) -> None:
         else:
             model = PeftModel.from_pretrained(model, update.path, adapter_name=name, is_trainable=False)
         policy.model = model.to(policy.device).eval()
+        live()
 
 
 def _vllm_apply(policy: Any, update: WeightUpdate) -> None:
