@@ -51,6 +51,7 @@ def test_skyrl_env_fake_generator(observation: str) -> None:
     assert rewards == pytest.approx([-0.02, -0.01, 1.0])
     state = env.episode.env.state
     assert state is not None and state.stop == "final" and state.final_diagnosis == "Myasthenia gravis"
+    assert env.turns == 3 and env.max_turns == 3
     if observation == "append":
         assert [m["role"] for m in chat] == ["system", "user", "assistant", "user", "assistant", "user", "assistant"]
         assert "Present (elevated)" in chat[3]["content"] and "2.1 mIU/L" in chat[3]["content"]

@@ -102,14 +102,17 @@ class SkyRLClinicalEnv:
         if "case" not in extras:
             raise ValueError("SkyRLClinicalEnv: extras['case'] (an Environment or its dict) is required")
         self.episode = _Episode(_as_env(extras["case"]), env_config)
-        self.max_turns = self.episode.env.max_turns
+        self.max_turns = self.episode.env.max_turns  # BaseTextEnv's own counters, which SkyRL reads
+        self.turns = 0
 
     def init(self, prompt: Any = None) -> tuple[list[dict[str, str]], dict[str, Any]]:
         """The dataset prompt is ignored: the case's first prompt comes from the engine's context builder."""
+        self.turns = 0
         return _dicts(self.episode.reset()), {"case_id": self.episode.case.case_id}
 
     def step(self, action: str) -> dict[str, Any]:
         obs, reward, done, meta = self.episode.step(action)
+        self.turns += 1
         return {"observations": obs, "reward": reward, "done": done, "metadata": meta}
 
     def close(self) -> None:
