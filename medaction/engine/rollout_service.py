@@ -197,6 +197,7 @@ class RolloutService:
             self.pool: TeacherPool = _AttachedPool(policy, queued)
         else:
             tc = msgspec.convert(policy, TeacherConfig) if isinstance(policy, dict) else policy
+            tc = msgspec.structs.replace(tc, share=1.0)  # a rollout call serves every case it is given
             self.pool = TeacherPool(tc, max_restarts=e.max_restarts, queued=queued)
         self.oracles = OraclePool(oracle_actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
                                   retries=e.call_retries)

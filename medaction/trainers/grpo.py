@@ -152,7 +152,8 @@ def run_grpo(cases: Sequence[Environment], cfg: GRPOConfig = GRPOConfig(), *,
             t1 = time.perf_counter()
             version = batch.stats["published_version"]
             probe, pv = svc.sample(probe_msgs, seed=cfg.probe_seed, params=cfg.params)
-            assert pv == version, (pv, version)
+            if pv != version:  # nothing else publishes here: a mismatch is a bug in the version plumbing
+                raise RuntimeError(f"grpo: probe served by version {pv}, rollout by {version}")
             returns = [r for g in batch.groups for r in g.returns]
             advs = [a for g in batch.groups for a in group_advantages(g.returns)]
             loss, trained, published = None, 0, None
