@@ -16,7 +16,7 @@ from medaction.scoring.base import build_scorer
 from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
 from medaction.scoring.loaders.clingraph import load_clingraph
 from medaction.scoring.loaders.primekg import load_primekg
-from medaction.scoring.reward import DTCReward
+from medaction.scoring.rewards import DTCReward
 from medaction.scoring.rows import from_row, to_row, to_table
 from medaction.tree.types import Node, Trajectory
 
@@ -172,3 +172,27 @@ def test_dtc_reward_drives_clinical_env(graphs) -> None:  # type: ignore[no-unty
                         "differential": [{"diagnosis": "Type 2 diabetes mellitus", "confidence": 0.9}]})
     _, r2, done, _ = env.step(f"Commit.\n{final}")
     assert done and r2 == pytest.approx(0.1 + 1.0)
+
+
+def test_rl_rewards_from_the_kg_scorer(graphs) -> None:  # type: ignore[no-untyped-def]
+    """scoring/rewards.py on the real fixture scoring: DTC 5 -> 2 -> 0, RAC_2 = 5.0 > tau (turn 1 penalised),
+    correct final. Hand-computed with progress 0.5, rac 0.1, no test costs (nothing was sent to an oracle here):
+    turn 1: -0.1; turn 2: 0.5 * 3/9; turn 3: 0.5 * 2/9 + 1."""
+    from medaction.scoring.rewards import RewardConfig, StepReward, trajectory_rewards
+
+    st = scorer(graphs).score(trajectory(TURNS), ENV)
+    cfg = RewardConfig(progress=0.5, rac=0.1, test_cost=0.0)
+    b = trajectory_rewards(st, ENV.diagnosis, cfg)
+    assert b.turn == pytest.approx((-0.1, 0.5 * 3 / 9, 0.5 * 2 / 9 + 1.0)) and b.correct
+    # the same rewards paid step by step in ClinicalEnv's reward protocol sum to the same return
+    step = StepReward(scorer(graphs), cfg)
+
+    class State:  # what ClinicalEnv passes: turn index, done/stop, the record (no oracle here)
+        record = ()
+
+        def __init__(self, turn: int, done: bool) -> None:
+            self.turn, self.done, self.stop = turn, done, "final" if done else None
+
+    paid = [step(ENV, State(i + 1, i == 2), t) for i, t in enumerate(TURNS)]
+    assert sum(paid) == pytest.approx(b.total)
+    assert paid[1] == pytest.approx(0.5 * 3 / 9 - 0.1)  # turn 1's RAC penalty is known (and paid) at step 2

@@ -42,14 +42,16 @@ class RemotePolicy:
         self.retries = retries
         self.lost = False
         self.timeouts = 0
+        self.version = 0  # weights version of the last completion (the one that produced the turn)
 
     async def complete(
         self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
     ) -> Completion:
         for attempt in range(self.retries + 1):
-            ref = self.actor.complete.remote(tuple(messages), session, seed, params)
+            ref = self.actor.complete_versioned.remote(tuple(messages), session, seed, params)
             try:
-                return await asyncio.wait_for(awaitable(ref), self.timeout_s)
+                comp, self.version = await asyncio.wait_for(awaitable(ref), self.timeout_s)
+                return comp
             except REPLICA_DEAD as exc:
                 self.lost = True
                 raise ReplicaLost(f"policy replica died: {type(exc).__name__}") from exc

@@ -9,6 +9,7 @@ import ray
 
 from medaction.envs.types import Environment
 from medaction.scoring.base import build_scorer
+from medaction.scoring.rewards import RewardBreakdown, RewardConfig, trajectory_rewards
 from medaction.scoring.rows import to_row
 from medaction.tree.types import Trajectory
 
@@ -36,3 +37,9 @@ class ScorerActor:
 
     def score(self, trajectory: Trajectory, env: Environment) -> dict[str, Any]:
         return to_row(self.scorer.score(trajectory, env))
+
+    def score_rl(self, trajectory: Trajectory, env: Environment,
+                 rewards: RewardConfig) -> tuple[dict[str, Any], RewardBreakdown]:
+        """The shard row and the RL rewards of one trajectory, from the same scoring (docs/rl.md)."""
+        scored = self.scorer.score(trajectory, env)
+        return to_row(scored), trajectory_rewards(scored, env.diagnosis, rewards, env=env)

@@ -220,6 +220,8 @@ class Driver:
                 if out.turn is not None:
                     node = make_node(out, tree_id=task.tree_id, node_id=task.node_id, parent_id=task.parent_id,
                                      policy_id=task.policy_id, seed=task.seed)
+                    if call.version:  # the weights version that produced this turn (docs/rl.md)
+                        node = msgspec.structs.replace(node, policy_version=call.version)
                 res = self.sched.complete(task, node, out.state, out.stop, out.error)
                 u = out.usage
                 self.metrics.node(prompt=u.prompt_tokens, completion=u.completion_tokens, cached=u.cached_tokens,
@@ -235,7 +237,7 @@ class Driver:
                         self.tree_failed.setdefault(fl.tree_id, cause)
                 scorer = self.scorers[self.metrics.totals["trajectories"] % len(self.scorers)]
                 self.metrics.totals["trajectories"] += 1
-                self.tree_rows[fl.tree_id].append(scorer.score.remote(fl.trajectory, case.env_ref))
+                self.tree_rows[fl.tree_id].append(self._score(scorer, fl.trajectory, case.env_ref))
             if res.tree_done:
                 self._tree_done(pool, task)
         except BaseException as exc:  # a bug or a dead writer: stop the run loudly instead of hanging
@@ -250,8 +252,7 @@ class Driver:
             return
         self.pending_writes += 1
         failed = self.tree_failed.pop(task.tree_id, "")
-        ref = self.writer.write_tree.remote(task.tree_id, *refs, failed=failed)
-        asyncio.get_running_loop().create_task(self._await_write(ref))
+        self._sink(task.tree_id, refs, failed)
         self.metrics.tree()
         if failed:
             self.s.trees_failed += 1
@@ -263,6 +264,19 @@ class Driver:
         if case.open_trees == 0:
             self.oracles.drop(task.case_id)
             del self.cases[task.case_id]
+
+    # ---- hooks (the RL rollout service, engine/rollout_service.py, overrides these three) --------------------------
+    def _score(self, scorer: Any, trajectory: Any, env_ref: Any) -> Any:
+        return scorer.score.remote(trajectory, env_ref)
+
+    def _sink(self, tree_id: str, refs: list[Any], failed: str = "") -> None:
+        """Hand a finished tree's rows to the shard writer (the rollout service overrides this: rows stay in memory).
+        `failed` is the root cause when one of its trajectories hit a policy error."""
+        ref = self.writer.write_tree.remote(tree_id, *refs, failed=failed)
+        asyncio.get_running_loop().create_task(self._await_write(ref))
+
+    def _flush(self) -> None:
+        self.writer.flush.remote()
 
     async def _await_write(self, ref: Any) -> None:
         try:
@@ -327,6 +341,16 @@ class Driver:
             loop.add_signal_handler(signal.SIGINT, self.interrupt)
         self.startup_s = self.ready()
         t0 = time.perf_counter()
+        await self._loop(t0)
+        self.closing = True
+        info = ray.get(self.writer.close.remote(not self.stopping))
+        s = self._summary(time.perf_counter() - t0, info)
+        s.interrupted = self.stopping
+        return s
+
+    async def _loop(self, t0: float) -> None:
+        """Admit, dispatch and wait until every admitted tree is written (or a fatal error, or Ctrl-C)."""
+        loop = asyncio.get_running_loop()
         last_log = last_flush = t0
         stop_deadline = float("inf")
         health = loop.create_task(self._health())
@@ -358,18 +382,13 @@ class Driver:
                     self._progress(now - t0, running)
                 if now - last_flush >= self.cfg.engine.flush_every_s:
                     last_flush = now
-                    self.writer.flush.remote()
+                    self._flush()
         finally:
             health.cancel()
             with _suppress():
                 loop.remove_signal_handler(signal.SIGINT)
             if self.bar is not None:
                 self.bar.close()
-        self.closing = True
-        info = ray.get(self.writer.close.remote(not self.stopping))
-        s = self._summary(time.perf_counter() - t0, info)
-        s.interrupted = self.stopping
-        return s
 
     def _progress(self, elapsed: float, running: int) -> None:
         loads = {(p.id, r): p.in_flight[r] for p in self.pools for r in range(len(p.actors))}

@@ -44,6 +44,7 @@ class SGLangPolicy:
             context_length=config.context_length, **config.engine_kwargs,
         )
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
+        self.lora_name: str | None = None  # set by policies/weights.py on a LoRA update; used by later requests
 
     def __repr__(self) -> str:
         return f"SGLangPolicy(model={self.config.model!r})"
@@ -63,7 +64,8 @@ class SGLangPolicy:
             sp["stop"] = list(params.stop)
         t0 = time.perf_counter()
         try:
-            out = await self.engine.async_generate(input_ids=ids, sampling_params=sp)
+            lora = {"lora_path": self.lora_name} if self.lora_name else {}
+            out = await self.engine.async_generate(input_ids=ids, sampling_params=sp, **lora)
         except Exception as exc:  # noqa: BLE001 - engine errors become policy errors
             raise PolicyError(f"sglang: generation failed: {type(exc).__name__}: {exc}") from None
         if isinstance(out, list):

@@ -54,6 +54,7 @@ class VLLMPolicy:
         )
         self.engine = AsyncLLM.from_engine_args(args)
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
+        self.lora_request: Any = None  # set by policies/weights.py on a LoRA update; used by every later request
 
     def __repr__(self) -> str:
         return f"VLLMPolicy(model={self.config.model!r})"
@@ -78,7 +79,8 @@ class VLLMPolicy:
         final = None
         try:
             request_id = f"{session}-{uuid.uuid4().hex}"
-            async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), sp, request_id):
+            lora = {"lora_request": self.lora_request} if self.lora_request is not None else {}
+            async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), sp, request_id, **lora):
                 final = out
         except Exception as exc:  # noqa: BLE001 - engine errors become policy errors; the loop keeps the trajectory
             raise PolicyError(f"vllm: generation failed: {type(exc).__name__}: {exc}") from None

@@ -46,6 +46,7 @@ SCHEMA = pa.schema(
         ("completion_tokens", pa.int64()),
         ("cached_tokens", pa.int64()),
         ("trajectory_json", pa.string()),
+        ("policy_versions", pa.list_(pa.int32())),  # weights version per turn (docs/rl.md); all 0 without updates
     ]
 )
 
@@ -86,6 +87,7 @@ def to_row(st: ScoredTrajectory, *, origin: str = "rollout") -> dict[str, Any]:
         "completion_tokens": sum(n.usage.completion_tokens for n in t.nodes),
         "cached_tokens": sum(n.usage.cached_tokens for n in t.nodes),
         "trajectory_json": _ENC.encode(t).decode(),
+        "policy_versions": [n.policy_version for n in t.nodes],
     }
 
 

@@ -3,8 +3,9 @@ step(text) -> (messages, reward, done, info). Built on loop.build_messages/advan
 
 Rewards are pluggable (`RewardFn`). `TerminalCorrectness` pays 1.0 when the line ends with a final diagnosis that
 names the ground truth by the one diagnosis equivalence (medaction.envs.diagnosis.same_diagnosis, the same decision
-as the offline judge and the scorer's `correct` field), else 0.0. The DTC-shaped reward
-arrives with scoring as another RewardFn.
+as the offline judge and the scorer's `correct` field), else 0.0. It is defined here because the env needs no graph;
+every reward (this one re-exported) lives in `medaction.scoring.rewards`: `StepReward` pays the rollout API's
+per-turn rewards step by step (docs/rl.md). Adapters for verl and SkyRL: `medaction.rl.adapters`.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ class Node(msgspec.Struct, frozen=True, kw_only=True):
     messages: tuple[Message, ...] = ()  # the exact prompt the policy saw at this turn
     mode: str = "structured"
     usage: Usage = Usage()
+    policy_version: int = 0  # version of the weights that produced this turn (docs/rl.md, "Weight updates")
 
 
 class Trajectory(msgspec.Struct, frozen=True, kw_only=True):
