@@ -24,6 +24,7 @@ RANKS = {
     "engine": 6,
     "trainers": 7,
     "eval": 7,
+    "rl": 7,  # adapters for external RL frameworks over the rollout service and ClinicalEnv
     "cli": 8,  # medaction/cli.py and __main__.py dispatch to every layer
 }
 
@@ -43,7 +44,8 @@ def _layer(module: str) -> str:
     parts = module.split(".")
     if len(parts) == 1:
         return "base"
-    if parts[1] in RANKS and (len(parts) > 2 or (PACKAGE / parts[1]).is_dir()):
+    if (PACKAGE / parts[1]).is_dir():
+        assert parts[1] in RANKS, f"package medaction.{parts[1]} has no rank in RANKS: place it in the layer order"
         return parts[1]
     return "cli" if parts[1] in ("cli", "__main__") else "base"
 
