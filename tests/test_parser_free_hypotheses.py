@@ -1,10 +1,10 @@
-"""The parser's free-text path for hypotheses (policies/parser_hypotheses.py): leading diagnosis + differential."""
+"""The parser's free-text path for hypotheses (policies/parsing/hypotheses.py): leading diagnosis + differential."""
 
 from __future__ import annotations
 
 import pytest
 
-from medaction.policies.parser_hypotheses import extract_hypotheses, leading_hypothesis
+from medaction.policies.parsing.hypotheses import extract_hypotheses, leading_hypothesis
 
 
 def names(text: str) -> list[str]:

@@ -43,13 +43,13 @@ class Backend:
 
 # The policy backends (docs/design.md, "Policies"). Each module imports its heavy deps lazily inside methods.
 BACKENDS: Registry[Backend] = Registry("policy backend", {
-    "scripted": "medaction.policies.scripted:BACKEND",
-    "heuristic": "medaction.policies.heuristic:BACKEND",
-    "sim": "medaction.policies.sim:BACKEND",
-    "openai_http": "medaction.policies.openai_http:BACKEND",
-    "hf": "medaction.policies.hf:BACKEND",
-    "vllm": "medaction.policies.vllm_backend:BACKEND",
-    "sglang": "medaction.policies.sglang_backend:BACKEND",
+    "scripted": "medaction.policies.backends.scripted:BACKEND",
+    "heuristic": "medaction.policies.backends.heuristic:BACKEND",
+    "sim": "medaction.policies.backends.sim:BACKEND",
+    "openai_http": "medaction.policies.backends.openai_http:BACKEND",
+    "hf": "medaction.policies.backends.hf:BACKEND",
+    "vllm": "medaction.policies.backends.vllm_backend:BACKEND",
+    "sglang": "medaction.policies.backends.sglang_backend:BACKEND",
 })
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from medaction.envs.types import Environment
-from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.backends.chat_ids import prompt_ids
 from medaction.policies.types import Message, SamplingParams
 from medaction.scoring.rewards import RewardConfig, group_advantages
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from medaction.policies.parser_fields import clean_item, dedupe_key, hypothesis_from_text, split_items
-from medaction.policies.parser_text import parse_markdown
+from medaction.policies.parsing.fields import clean_item, dedupe_key, hypothesis_from_text, split_items
+from medaction.policies.parsing.text import parse_markdown
 from medaction.policies.types import Hypothesis
 
 MAX_TEXT = 20_000  # chars of the reasoning tail examined
