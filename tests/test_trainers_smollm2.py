@@ -10,7 +10,7 @@ import torch
 
 from medaction.trainers.config import load_config
 from medaction.trainers.local import train_local
-from medaction.trainers.synthetic import synthetic_shards
+from tests.support.synthetic import synthetic_shards
 
 pytestmark = pytest.mark.slow
 
