@@ -112,7 +112,6 @@ class _RolloutDriver(Driver):
                                    strategy=build_strategy(t.strategy, t.strategy_fn))
         svc._sched = self.sched
         self.pools = [svc.pool]
-        self.by_id = {svc.pool.id: svc.pool}
         self.oracles, self.scorers, self.writer = svc.oracles, svc.scorers, None
         self.done = set()
         self.scorer_name = svc.scorer_name
