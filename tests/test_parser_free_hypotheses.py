@@ -18,6 +18,8 @@ def names(text: str) -> list[str]:
         ("At first I thought of a stroke. However, the most likely diagnosis is Guillain-Barre syndrome given the "
          "ascending weakness.", ["Guillain-Barre syndrome"]),
         ("Hypothyroidism is the most likely explanation here.", ["Hypothyroidism"]),
+        ("The TSH changes things; I suspect hypothyroidism now.", ["hypothyroidism"]),
+        ("Leading diagnosis: sarcoidosis at this point.", ["sarcoidosis"]),
         ("The leading diagnosis is an acute appendicitis, with ovarian torsion less likely.", ["acute appendicitis"]),
         ("Differential diagnosis includes pneumonia, pulmonary embolism and heart failure. I suspect pulmonary "
          "embolism because of the tachycardia.", ["pulmonary embolism", "pneumonia", "heart failure"]),
