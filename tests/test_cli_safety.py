@@ -336,3 +336,23 @@ def test_extract_with_no_readable_report_creates_nothing(tmp_path, capsys):
     assert all(ln.startswith("medaction envs extract: ") for ln in lines) and "Traceback" not in err
     assert "no readable report" in lines[-1] and "(1 inputs rejected)" in lines[-1]
     assert not out.exists() and not list(tmp_path.glob("envs.jsonl*"))
+
+
+def test_extract_never_truncates_an_existing_failures_file(tmp_path, capsys):
+    report = tmp_path / "report.txt"
+    report.write_text("A 40-year-old man with fever and cough for a week.\nChest X-ray: right lower lobe opacity.\n")
+    failures = tmp_path / "notes.jsonl"
+    failures.write_text("precious\n")
+    rc, _, err = cli(capsys, "envs", "extract", "--input", report, "--policy", "heuristic",
+                     "-o", tmp_path / "envs.jsonl", "--failures", failures)
+    assert rc == 2
+    one_line_error(err, str(failures), "not empty")
+    assert failures.read_text() == "precious\n"
+
+
+def test_eval_misspelled_scorer_is_refused_not_replaced(tmp_path, capsys):
+    rc, _, err = cli(capsys, "eval", "--policy", "heuristic", "--cases", default_cases_path(), "--scorer", "kgg",
+                     "--out", tmp_path / "ev")
+    assert rc == 2
+    one_line_error(err, "unknown scorer 'kgg'", "identity", "kg")
+    assert not (tmp_path / "ev").exists()

@@ -43,6 +43,9 @@ def _run(args: argparse.Namespace) -> int:
     from medaction.eval.engine_backend import EngineBackend
     from medaction.eval.runner import EvalSpec, evaluate
 
+    from medaction.scoring.base import SCORERS
+
+    SCORERS.check(args.scorer)  # a misspelled scorer is an error, never a silent identity fallback
     scorer_cfg = read_policy_config(args.scorer_config, option="--scorer-config")
     policy_cfg = read_policy_config(args.policy_config)
     backend_cfg = {k: v for k, v in policy_cfg.items() if k != "sampling"}  # `sampling` is the eval's, not the backend's

@@ -78,8 +78,12 @@ class ExtractOutputs:
         self.envs_path = Path(envs_path)
         self.failures_path = Path(failures_path) if failures_path else self.envs_path.with_suffix(".failures.jsonl")
         self.done: set[str] = set()
-        if not resume and self.envs_path.exists() and self.envs_path.stat().st_size:
-            raise FileExistsError(f"{self.envs_path} already holds environments; pass --resume or a new output")
+        if not resume:  # never truncate a file this run did not write (docs/design.md, "Outputs")
+            for p in (self.envs_path, self.failures_path):
+                if p.exists() and p.stat().st_size:
+                    raise FileExistsError(f"{p} is not empty; pass --resume to continue it, or choose a new output")
+        if self.failures_path == self.envs_path:
+            raise FileExistsError(f"{self.failures_path}: the failures file must differ from the environments file")
         if resume:
             self.done = _read_ids(self.envs_path) | _read_ids(self.failures_path)
         mode = "ab" if resume else "wb"
