@@ -43,18 +43,24 @@ class TeacherConfig(_Cfg):
     routing: str = "sticky"  # sticky (case -> one replica, prefix caching) | shared (no affinity; baseline)
     num_cpus: float = 0.0
     num_gpus: float = 0.0
+    resources: dict[str, float] = {}  # custom node resources each replica needs (pins it to a node type)
+    spread: bool = False  # replicas on different nodes (Ray SPREAD): a lost node costs one replica
     params: dict[str, Any] = {}  # SamplingParams fields
     config: dict[str, Any] = {}  # the backend's own config Struct, as a table
 
 
 class OracleConfig(_Cfg):
     actors: int = 1  # each hosts the environments of a shard of the active cases
+    resources: dict[str, float] = {}
+    spread: bool = False
 
 
 class ScoringConfig(_Cfg):
     name: str = "identity"  # a registered scorer ("identity", "kg", ...)
     fallback: str = ""  # scorer to use when `name` cannot be built here (e.g. no graph); empty = fail
     actors: int = 1
+    resources: dict[str, float] = {}
+    spread: bool = False
     config: dict[str, Any] = {}
 
 
@@ -156,7 +162,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 # Fields that change how fast a run goes but not what it writes: excluded from the resume hash.
-_SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors"}
+_SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors", "resources", "spread"}
 
 
 def config_hash(cfg: RunConfig) -> str:

@@ -24,6 +24,7 @@ import msgspec
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from medaction.actors.placement import group_options
 from medaction.actors.router import NoLiveReplica
 from medaction.actors.scorer import ScorerActor
 from medaction.actors.writer import ShardWriter
@@ -62,10 +63,11 @@ class Driver:
         self.pools = [TeacherPool(tc, max_restarts=e.max_restarts, queued=self.sched.queued) for tc in cfg.policies]
         self.by_id = {p.id: p for p in self.pools}
         self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
-                                  retries=e.call_retries)
+                                  retries=e.call_retries, resources=cfg.oracle.resources, spread=cfg.oracle.spread)
         sc = cfg.scoring
-        self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2)  # type: ignore[attr-defined]
-                        .remote(sc.name, sc.config or None, sc.fallback) for _ in range(max(1, sc.actors))]
+        self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2, **opts)  # type: ignore[attr-defined]
+                        .remote(sc.name, sc.config or None, sc.fallback)
+                        for opts in group_options(sc.resources, sc.spread, max(1, sc.actors))]
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
             str(out_dir), self.hash, cfg.output.rows_per_shard, resume)

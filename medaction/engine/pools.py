@@ -16,6 +16,7 @@ import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
 from medaction.actors.oracle import OracleActor, UnknownCase
+from medaction.actors.placement import group_options
 from medaction.actors.policy import start_policy_actors
 from medaction.actors.router import build_router
 from medaction.engine.config import TeacherConfig
@@ -40,7 +41,7 @@ class TeacherPool:
         self.actors = start_policy_actors(
             teacher=tc.id, backend=tc.backend, config=tc.config, replicas=tc.replicas,
             max_concurrency=tc.max_concurrency, num_cpus=tc.num_cpus, num_gpus=tc.num_gpus,
-            max_restarts=max_restarts,
+            max_restarts=max_restarts, resources=tc.resources, spread=tc.spread,
         )
         self.in_flight = [0] * tc.replicas
         self.router = build_router(tc.routing, tc.replicas, lambda r: self.in_flight[r] + queued((self.id, r)))
@@ -90,8 +91,10 @@ async def _awaitable(ref: Any) -> Any:
 
 
 class OraclePool:
-    def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int) -> None:
-        self.actors = [OracleActor.options(max_restarts=max_restarts).remote() for _ in range(max(1, n))]  # type: ignore[attr-defined]
+    def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int,
+                 resources: dict[str, float] | None = None, spread: bool = False) -> None:
+        self.actors = [OracleActor.options(max_restarts=max_restarts, **opts).remote()  # type: ignore[attr-defined]
+                       for opts in group_options(resources, spread, max(1, n))]
         self.timeout_s = timeout_s
         self.retries = retries
 
