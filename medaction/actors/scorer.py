@@ -7,6 +7,7 @@ from typing import Any
 
 import ray
 
+from medaction.engine.metrics import QualityMetrics
 from medaction.envs.types import Environment
 from medaction.scoring.base import build_scorer
 from medaction.scoring.rows import to_row
@@ -26,11 +27,14 @@ def resolve_scorer(name: str, config: Any, fallback: str) -> Any:
 
 @ray.remote(num_cpus=0)
 class ScorerActor:
-    def __init__(self, name: str, config: Any, fallback: str = "") -> None:
+    def __init__(self, name: str, config: Any, fallback: str = "", run: str = "") -> None:
         self.scorer = resolve_scorer(name, config, fallback)
+        self.quality = QualityMetrics(run, requested=name)
 
     def describe(self) -> dict[str, str]:
         return {"scorer": getattr(self.scorer, "name", "?")}
 
     def score(self, trajectory: Trajectory, env: Environment) -> dict[str, Any]:
-        return to_row(self.scorer.score(trajectory, env))
+        row = to_row(self.scorer.score(trajectory, env))
+        self.quality.row(row)
+        return row

@@ -66,7 +66,7 @@ class Driver:
                                   retries=e.call_retries, resources=cfg.oracle.resources, spread=cfg.oracle.spread)
         sc = cfg.scoring
         self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2, **opts)  # type: ignore[attr-defined]
-                        .remote(sc.name, sc.config or None, sc.fallback)
+                        .remote(sc.name, sc.config or None, sc.fallback, run=self.hash)
                         for opts in group_options(sc.resources, sc.spread, max(1, sc.actors))]
         here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
         self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
@@ -289,7 +289,9 @@ class Driver:
 
     def _progress(self, elapsed: float, running: int) -> None:
         loads = {(p.id, r): p.in_flight[r] for p in self.pools for r in range(len(p.actors))}
-        self.metrics.gauges(trees=self.sched.active_trees, nodes=running, loads=loads)
+        queues = {(p.id, r): self.sched.queued((p.id, p.router.replica_lane(r))) for p in self.pools
+                  for r in range(len(p.actors))}
+        self.metrics.gauges(trees=self.sched.active_trees, nodes=running, loads=loads, queues=queues)
         m = self.metrics.totals
         log.info("%.0fs cases=%d trees done=%d active=%d skipped=%d nodes=%d (%.1f/s) in-flight=%d queued=%d "
                  "writes pending=%d failures=%s", elapsed, self.s.cases_seen, m["trees"], self.sched.active_trees,
