@@ -33,6 +33,10 @@ class PolicyActor:
     async def sessions(self) -> dict[str, int]:
         return dict(self._sessions)
 
+    async def batch_sizes(self) -> list[int]:
+        """Micro-batch sizes the backend ran, for backends that batch (hf); empty otherwise."""
+        return list(getattr(self.policy, "batches", ()))
+
     async def ping(self) -> dict[str, Any]:
         return {"replica": self.replica, "pid": os.getpid(), "calls": self.calls}
 
