@@ -20,6 +20,8 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from medaction.cache import cache_root
+
 _PYARROW_SCHEMES = {"s3", "gs", "gcs", "hdfs", "viewfs"}
 
 
@@ -140,11 +142,11 @@ def resolve(location: str | Path) -> Location:
 
 def local_copy(location: str | Path, cache: Path | None = None) -> Path:
     """An input (case file, graph store directory) as a local path: local paths as they are; a URI is downloaded
-    once into `cache` (default: $MEDACTION_CACHE/remote or ~/.cache/medaction/remote), keyed by its URI."""
+    once into `cache` (default: <cache root>/remote, medaction/cache.py), keyed by its URI."""
     loc = resolve(location)
     if loc.is_local:
         return Path(loc.path)
-    root = cache or Path(os.environ.get("MEDACTION_CACHE") or Path.home() / ".cache" / "medaction") / "remote"
+    root = cache or cache_root() / "remote"
     target = root / hashlib.sha256(loc.uri.encode()).hexdigest()[:16] / loc.name
     if target.exists():
         return target

@@ -45,3 +45,13 @@ def test_s3_roundtrip_and_local_copy(s3_bucket, tmp_path) -> None:  # noqa: F811
     assert sorted(p.name for p in folder.rglob("*") if p.is_file()) == ["a.bin", "t.parquet"]
     with pytest.raises(FileNotFoundError):
         local_copy(f"s3://{bucket}/prefix/missing.jsonl", cache=tmp_path / "c")
+
+
+def test_cases_read_from_s3(s3_bucket, tmp_path, monkeypatch, agentclinic_path) -> None:  # noqa: F811
+    from medaction.envs.load import iter_environments
+
+    bucket, _ = s3_bucket
+    monkeypatch.setenv("MEDACTION_CACHE", str(tmp_path / "cache"))
+    resolve(f"s3://{bucket}/cases/ac.jsonl").write_bytes(agentclinic_path.read_bytes())
+    remote = [e.case_id for e in iter_environments("agentclinic", f"s3://{bucket}/cases/ac.jsonl")]
+    assert remote == [e.case_id for e in iter_environments("agentclinic", agentclinic_path)] and len(remote) > 100

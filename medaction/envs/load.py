@@ -14,6 +14,7 @@ from pathlib import Path
 from medaction.envs import agentclinic, canonical, medrbench
 from medaction.envs.errors import RecordError, RejectLog, good_records
 from medaction.envs.types import Environment
+from medaction.storage import is_uri, local_copy
 
 SOURCES = ("agentclinic", "medrbench", "jsonl")
 
@@ -122,10 +123,11 @@ READERS: dict[str, Reader] = {
 def iter_environments(
     source: str, path: str | Path, *, strict: bool = False, rejects: RejectLog | None = None
 ) -> Iterator[Environment]:
-    """Stream Environments from `path`; see the module docstring for bad-record handling."""
+    """Stream Environments from `path` (a local path or a URI such as s3://, downloaded once: medaction.storage);
+    see the module docstring for bad-record handling."""
     if source not in READERS:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    path = Path(path)
+    path = local_copy(path) if is_uri(path) else Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     yield from good_records(READERS[source](path), strict=strict, rejects=rejects)
