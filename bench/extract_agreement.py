@@ -19,7 +19,7 @@ from pathlib import Path
 
 from medaction.envs.agreement import agreement
 from medaction.stage1.extract import ExtractConfig, ExtractResult
-from medaction.stage1.extract_cli import policy_config
+from medaction.config import read_policy_config
 from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.envs.load import iter_environments
 from medaction.policies.base import build
@@ -44,7 +44,7 @@ def main() -> int:
     jobs = [ReportJob(case_id=k, text=raw[k]["raw_case"]) for k in keys]
     cfg = ExtractConfig(max_report_chars=args.max_report_chars,
                         params=SamplingParams(temperature=0.0, max_tokens=args.max_tokens))
-    policy = build(args.policy, policy_config(args.policy_config))
+    policy = build(args.policy, read_policy_config(args.policy_config))
     results: list[ExtractResult] = []
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp, ExtractOutputs(Path(tmp) / "e.jsonl") as out:

@@ -11,7 +11,9 @@ import pytest
 from medaction.actors.router import NoLiveReplica, Router, SharedQueue, build_router
 from medaction.actors.writer import ShardWriterImpl
 from medaction.engine import manifest as mf
-from medaction.engine.config import apply_override, config_hash, load_config
+from medaction.config import apply_override
+from medaction.engine.config import config_hash, load_config
+from medaction.outputs import UsageError
 from medaction.policies.types import Turn
 from medaction.scoring.base import IdentityScorer
 from medaction.scoring.rows import SCHEMA, from_row, to_row
@@ -44,6 +46,12 @@ def test_demo_config_and_dotted_overrides(tmp_path) -> None:
     apply_override(d, "a.b=[1, 2]")
     apply_override(d, "a.c=word")
     assert d == {"a": {"b": [1, 2], "c": "word"}}
+    brackets = load_config(REPO / "configs" / "demo.toml", ["policies[0].replicas=2"])
+    assert brackets.policies[0].replicas == 2
+    with pytest.raises(ValueError, match="is a list"):
+        load_config(REPO / "configs" / "demo.toml", ["policies.x.replicas=2"])
+    with pytest.raises(ValueError, match="bad config"):  # strict: a quoted number is not an int
+        load_config(None, ["tree.k='4'"])
 
 
 def test_config_hash_ignores_speed_only_fields() -> None:
@@ -91,20 +99,25 @@ def test_writer_shards_manifest_and_resume_cleanup(tmp_path) -> None:
     assert m is not None and m.trees_done == ["t1", "t2"] and m.rows == 4 and not m.complete
     table = pq.read_table(tmp_path / m.shards[0].file)
     assert table.schema.equals(SCHEMA) and from_row(table.to_pylist()[0]).trajectory.tree_id == "t1"
-    # a crash now loses t3 (never marked done); a stray shard and temp file from the crash are removed on resume
+    # a crash now loses t3 (never marked done); on resume the engine's temp file is removed and a stray shard
+    # (not listed) is moved to orphans/, never deleted
     (tmp_path / "shards" / "part-99999-1.parquet").write_bytes(b"junk")
     (tmp_path / "shards" / ".part-00001-1.parquet.tmp").write_bytes(b"junk")
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(UsageError, match="--resume"):
         ShardWriterImpl(str(tmp_path), "h1")
-    with pytest.raises(ValueError, match="config hash"):
+    with pytest.raises(UsageError, match="config hash"):
         ShardWriterImpl(str(tmp_path), "other", resume=True)
     w2 = ShardWriterImpl(str(tmp_path), "h1", rows_per_shard=100, resume=True)
-    assert sorted(w2.removed) == ["shards/.part-00001-1.parquet.tmp", "shards/part-99999-1.parquet"]
+    assert sorted(w2.removed) == ["shards/.part-00001-1.parquet.tmp -> removed (engine temp file)",
+                                  "shards/part-99999-1.parquet -> orphans/part-99999-1.parquet.orphan"]
+    assert (tmp_path / "orphans" / "part-99999-1.parquet.orphan").read_bytes() == b"junk"
     assert w2.done_trees() == ["t1", "t2"]
     w2.write_tree("t3", _row("t3", "r0"))
     info = w2.close(complete=True)
     m2 = msgspec.json.decode((tmp_path / "manifest.json").read_bytes())
-    assert info == {"shards": 2, "rows": 5, "trees_done": 3, "orphans_removed": w2.removed}
+    assert info.pop("scoring")["trajectories"] == 1  # decision counts of the rows written in this session
+    assert info == {"shards": 2, "rows": 5, "trees_done": 3, "orphans_removed": w2.removed, "trees_failed": {},
+                    "shards_invalid": [], "trees_retried": []}
     assert m2["complete"] is True and m2["trees_done"] == ["t1", "t2", "t3"]
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == sorted(
         Path(s["file"]).name for s in m2["shards"])

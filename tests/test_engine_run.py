@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medaction.engine.config import RunConfig, load_config
+from medaction.outputs import UsageError
 
 REPO = Path(__file__).resolve().parents[1]
 N_CASES = 14
@@ -76,6 +77,9 @@ def test_full_small_run(reference) -> None:
     assert all(r["scorer"] == "identity" and r["stop"] in ("final", "max_turns", "parse_failed") for r in rows)
     assert sum(r["n_turns"] for r in rows) >= s.nodes  # prefixes are shared between a branch and its root
     assert (out / "summary.json").exists() and not list((out / "shards").glob(".*tmp"))
+    # decision counts (scoring/counts.py): the identity scorer decides nothing, every trajectory counted
+    assert s.scoring["trajectories"] == s.rows and s.scoring["not_scored"] == s.rows
+    assert msgspec.json.decode((out / "summary.json").read_bytes())["scoring"]["trajectories"] == s.rows
 
 
 def test_sticky_routing_observed_by_replicas(reference) -> None:
@@ -159,7 +163,7 @@ def test_refuses_to_overwrite_and_checks_config_hash(reference, ray_session) -> 
     from medaction.engine.driver import run
 
     out = reference[0]
-    with pytest.raises(FileExistsError, match="--resume"):
+    with pytest.raises(UsageError, match="--resume"):
         run(_cfg(), out_dir=out, progress=False)
-    with pytest.raises(ValueError, match="config hash"):
+    with pytest.raises(UsageError, match="config hash"):
         run(_cfg(**{"tree.k": 2}), out_dir=out, resume=True, progress=False)

@@ -18,7 +18,7 @@ def test_build_show_stats(agentclinic_path, medrbench_path, tmp_path, capsys):
     assert main(["envs", "show", str(out), "--case", "agentclinic-0001"]) == 0
     shown = capsys.readouterr().out
     assert "=== agentclinic-0001" in shown and "Myasthenia gravis" in shown and "Chest CT" in shown
-    assert main(["envs", "show", str(out), "--case", "nope"]) == 1
+    assert main(["envs", "show", str(out), "--case", "nope"]) == 2  # a bad id is bad input
 
     assert main(["envs", "stats", "--source", "medrbench", str(medrbench_path)]) == 0
     stats = capsys.readouterr().out
@@ -35,7 +35,7 @@ def test_build_rejects_and_strict(agentclinic_path, tmp_path, capsys):
     assert "wrote 2 environments" in capsys.readouterr().out
     row = json.loads(rej.read_text())
     assert row["where"] == "line 2" and row["field"] == "OSCE_Examination"
-    assert main(["envs", "build", "--source", "agentclinic", str(src), "-o", str(out), "--strict"]) == 1
+    assert main(["envs", "build", "--source", "agentclinic", str(src), "-o", str(out), "--strict"]) == 2
     assert "line 2" in capsys.readouterr().err
     assert main(["envs", "stats", "--source", "agentclinic", str(src)]) == 0
     assert "rejected records: 1" in capsys.readouterr().out

@@ -81,3 +81,18 @@ def test_untrusted_requests():
     replies = o.answer(weird)
     assert [r.available for r in replies] == [True, False, True, False, True]
     assert replies[2].matched == ("Blood work > Complete blood count",)  # full-width letters normalised
+
+
+def test_rival_test_of_same_kind_refuses_its_category():
+    # An item whose own name is a different imaging test is not pulled in by its imaging category; an item whose
+    # name names no test ("Liver") and an analyte filed under a panel of another kind still are.
+    tests = [
+        TestItem(name="CT angiography", category="Imaging > Abdominal ultrasound", result="no dissection"),
+        TestItem(name="Liver", category="Imaging > Abdominal ultrasound", result="hepatomegaly"),
+        TestItem(name="WBC", category="Urinalysis", result="5/hpf"),
+    ]
+    m = TestMatcher(tests)
+    assert m.match("abdominal ultrasound") == (1,)
+    assert m.match("ultrasound") == (1,)
+    assert m.match("CT angiography") == (0,)
+    assert m.match("urinalysis") == (2,)

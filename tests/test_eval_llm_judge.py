@@ -28,6 +28,11 @@ class _JudgeModel(ChatHandler):
             pred = re.search(r"Prediction: (.*)", prompt).group(1).lower()
             verdict = "Correct" if pred in truth or truth in pred else "Wrong"
             text = f"<think>compare {pred} with {truth}; it might be wrong</think>\nReasoning done.\n{verdict}"
+        elif "Documented test:" in prompt:  # the reverse check: which requests cover this documented test
+            item = re.search(r"Documented test: (.*)", prompt).group(1).lower()
+            reqs = re.findall(r"^(\d+)\. (.*)$", prompt, re.M)
+            hits = [int(n) for n, req in reqs if req.lower().split()[0] in item] + [99]
+            text = "Checking...\n" + json.dumps({"covered": hits})
         else:
             request = re.search(r"Requested test: (.*)", prompt).group(1).lower()
             items = re.findall(r"^(\d+)\. (.*)$", prompt, re.M)
@@ -57,8 +62,9 @@ def test_llm_judge_over_http(judge_server: str) -> None:
     tests, dx = asyncio.run(go())
     assert tests == [(0,), (1,), ()]  # the invented item 99 is dropped; garbage -> not covered
     assert dx == [True, False, False, False]  # the verdict after </think> wins; garbage -> Wrong; empty -> Wrong
-    assert judge.calls == 6 and judge.unparsed == 2
-    assert "llm(backend=openai_http" in judge.describe() and "unparsed=2/6" in judge.describe()
+    # 3 forward + 3 reverse test questions (the reverse ones list "GARBLE" and get garbage) + 3 diagnosis questions
+    assert judge.calls == 9 and judge.unparsed == 5
+    assert "llm(backend=openai_http" in judge.describe() and "unparsed=5/9" in judge.describe()
 
 
 def test_llm_judge_rejects_unknown_config_field() -> None:

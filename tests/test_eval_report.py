@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from medaction.eval.analyses import HardRule, analyse, select_hard
+from medaction.eval.analyses import analyse, select_hard
+from medaction.eval.hard_set import HardSet, ReferencePolicy
 from medaction.eval.cli import add_parser  # noqa: F401  (the CLI module imports cleanly)
 from medaction.eval.compare import compare, parse_point, scaling
 from medaction.eval.runner import write_report
@@ -44,13 +45,18 @@ def test_analyses_hand_computed() -> None:
     assert a.tests_per_active_turn == pytest.approx((2 + 1 + 3 + 1 + 1 + 2) / 6)
     assert a.stop_reasons == {"final": 3, "max_turns": 1}
     assert a.turn_histogram == {2: 2, 3: 2}
-    assert select_hard(RESULTS, HardRule(rare=True, min_turns=3)) == ("A",)
-    assert select_hard(RESULTS, HardRule(rare=False, min_turns=2)) == ("A", "B")
+    assert select_hard(RESULTS, ("A", "Z")) == ("A",)  # only the list decides; "Z" was not evaluated
+    assert select_hard(RESULTS, ()) == ()
+
+
+HARD = HardSet(name="test-hard", source="test", source_file="t.json", source_sha256="0" * 64, rule="listed",
+               reference_policy=ReferencePolicy(backend="heuristic", seed=0, max_turns=8, mode="structured",
+                                                oracle="matcher"), n_source_cases=3, n_rare=2, case_ids=("A", "Z"))
 
 
 def _write(tmp: Path, label: str) -> Path:
     res = build_result(RESULTS, label=label, policy="heuristic", judge="offline(test)", graph="hpo", scorer="kg",
-                       cases="test", hard_rule=HardRule(rare=True, min_turns=3))
+                       cases="test", hard_set=HARD)
     out = tmp / label
     write_report(out, res, RESULTS)
     return out
@@ -60,6 +66,7 @@ def test_report_json_and_plots(tmp_path: Path) -> None:
     out = _write(tmp_path, "m1")
     md = (out / "report.md").read_text()
     assert "judge**: offline(test)" in md and "graph** (DTC/RAC): hpo" in md
+    assert "Diag Acc judged by `offline`; measured agreement" in md and "bench/judge_agreement.py" in md
     assert "P = R = 0" in md and "| m1 | 0.50 ± 0.00 |" in md
     for name in ("dtc_per_turn", "rac_pass_rate", "tests_per_turn", "turns_per_case"):
         png = out / "plots" / f"{name}.png"
@@ -68,6 +75,8 @@ def test_report_json_and_plots(tmp_path: Path) -> None:
     data = json.loads((out / "eval.json").read_text())
     assert data["summary"]["accuracy"]["mean"] == pytest.approx(0.75)
     assert data["hard_cases"] == ["A"] and data["hard"]["n_cases"] == 1
+    assert data["hard_set"] == "test-hard" and data["hard_set_size"] == 2
+    assert "list `test-hard` (2 cases; listed): 1 of them evaluated here" in md
     assert read_result(out).summary.judge == "offline(test)"
     assert len(read_cases(out)) == 4
 
@@ -101,8 +110,11 @@ def test_cli_compare_and_errors(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["eval", "compare", str(d1), "--out", str(tmp_path / "c")]) == 0
     assert "| base |" in capsys.readouterr().out
     assert main(["eval"]) == 2  # no --policy/--cases and no subcommand
-    assert main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")]) == 2
-    with pytest.raises(SystemExit, match="not a file and not inline JSON"):
+    from medaction.outputs import UsageError  # medaction.cli.main prints it as one line, exit 2
+
+    with pytest.raises(UsageError, match="expected SERIES:SIZE:DIR"):
+        main(["eval", "scaling", "bad", "--out", str(tmp_path / "s.png")])
+    with pytest.raises(UsageError, match="--policy-config .*invalid JSON"):
         main(["eval", "--policy", "heuristic", "--cases", "x", "--policy-config", "{oops"])
 
 
@@ -111,3 +123,24 @@ def test_read_scored_names_the_directory(tmp_path: Path) -> None:
 
     with pytest.raises(FileNotFoundError, match=r"shards: no parquet shards"):
         read_scored(tmp_path)
+
+
+def test_hard_columns_of_two_policies_use_the_committed_list(medrbench_path: Path) -> None:
+    """Two policies that take very different numbers of turns on the same cases: the Hard columns of both are
+    computed on the same committed case list (the old rule picked each model's own long cases)."""
+    from medaction.envs.load import iter_environments
+    from medaction.eval.hard_set import hard_set_for
+
+    hs = hard_set_for("medrbench")
+    assert hs is not None and hs.name == "medrbench-hard-v1" and len(hs.case_ids) == 65
+    ids = [e.case_id for e in iter_environments("medrbench", medrbench_path)][:12]
+    listed = {i for i in ids if i in hs.case_ids}
+    assert listed and len(listed) < len(ids)  # the sample holds listed and unlisted cases
+    fast = [_r(c, 0, turns=2, dtc=(1, 0), rac=(None, 1.0), tpt=(1, 0), rare=c in listed) for c in ids]
+    slow = [_r(c, 0, turns=8 if i % 2 else 1, dtc=(1,), rac=(None,), tpt=(1,), rare=c in listed)
+            for i, c in enumerate(ids)]
+    a = build_result(fast, label="fast", policy="p1", judge="j", graph="g", scorer="kg", cases="c", hard_set=hs)
+    b = build_result(slow, label="slow", policy="p2", judge="j", graph="g", scorer="kg", cases="c", hard_set=hs)
+    assert a.hard_cases == b.hard_cases == tuple(sorted(listed))
+    assert a.hard_set == b.hard_set == "medrbench-hard-v1" and a.hard_set_size == b.hard_set_size == 65
+    assert a.hard is not None and b.hard is not None and a.hard.n_cases == b.hard.n_cases == len(listed)

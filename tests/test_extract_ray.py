@@ -62,18 +62,18 @@ def test_ray_job_extracts_reports_failures_and_resumes(ray_session, server: str,
     assert _Extractor.seen == {**{f"case-{i}": 1 for i in range(5)}, "bad-1": 2}
 
 
-def test_actor_policy_moves_a_case_off_a_dead_replica(ray_session, server: str) -> None:
+def test_replica_set_moves_a_case_off_a_dead_replica(ray_session, server: str) -> None:
     import asyncio
 
     import ray
 
     from medaction.actors.policy import start_policy_actors
-    from medaction.engine.extract_job import ActorPolicy
+    from medaction.actors.replicas import ReplicaSet
     from medaction.policies.types import Message, SamplingParams
 
     actors = start_policy_actors(teacher="t", backend="openai_http", config={"base_url": server}, replicas=2,
                                  max_concurrency=2, num_cpus=0, num_gpus=0, max_restarts=0)
-    policy = ActorPolicy(actors)
+    policy = ReplicaSet(actors, timeout_s=60, retries=0)
     try:
         assert policy.router.assign("case-x") == 0
         ray.kill(actors[0], no_restart=True)

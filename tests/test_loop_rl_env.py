@@ -11,7 +11,8 @@ from medaction.envs.types import Environment
 from medaction.policies.prompts import turn_number
 from medaction.policies.types import Message
 from medaction.tree.loop import RolloutState, build_messages
-from medaction.tree.rl_env import ClinicalEnv, TerminalCorrectness, diagnosis_match
+from medaction.envs.diagnosis import same_diagnosis
+from medaction.tree.rl_env import ClinicalEnv, TerminalCorrectness
 from test_loop_helpers import CASE, TableOracle, commit, order
 
 Agent = Callable[[Sequence[Message]], str]
@@ -96,4 +97,4 @@ def test_custom_reward_fn_protocol() -> None:
     ],
 )
 def test_diagnosis_match(pred: str, truth: str, expected: bool) -> None:
-    assert diagnosis_match(pred, truth) is expected
+    assert same_diagnosis(pred, truth) is expected

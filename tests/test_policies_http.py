@@ -175,7 +175,9 @@ def test_serve_cli_builds_config() -> None:
     cfg = serve_cli.config_from_args(args)
     assert (cfg.backend, cfg.port, cfg.host, cfg.policy_config) == ("sim", 9123, "127.0.0.1", {"time_scale": 0})
     assert (cfg.faults.share_429, cfg.faults.share_stall, cfg.faults.seed) == (0.1, 0.05, 4)
-    with pytest.raises(SystemExit, match="policy-config"):
+    from medaction.outputs import UsageError  # medaction.cli.main prints it as one line, exit 2
+
+    with pytest.raises(UsageError, match="policy-config"):
         serve_cli.config_from_args(parser.parse_args(["serve", "--policy-config", "{bad"]))
     with pytest.raises(ValueError, match="sum"):
         serve_cli.config_from_args(parser.parse_args(["serve", "--fault-429", "0.7", "--fault-500", "0.6"]))

@@ -25,10 +25,10 @@ def test_kg_build_and_info_primekg_and_clingraph(tmp_path: Path, capsys) -> None
 
 
 def test_kg_errors_are_clear(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert cli_main(["kg", "build", "--primekg", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "x")]) == 1
+    assert cli_main(["kg", "build", "--primekg", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "x")]) == 2
     assert "missing.csv: PrimeKG kg.csv not found" in capsys.readouterr().err
     assert cli_main(["kg", "build", "--clingraph", str(DATA / "kg_clingraph")]) == 2  # -o required
-    assert cli_main(["kg", "info", str(tmp_path / "nothing")]) == 1
+    assert cli_main(["kg", "info", str(tmp_path / "nothing")]) == 2
     assert "not a graph store directory" in capsys.readouterr().err
 
 

@@ -20,9 +20,9 @@ def hop_to_tests(d: int, tests: list[int]) -> int:
     return min(H[(d, a)] for a in tests)
 
 
-def test_dtc_series_maps_unlinked_to_cap_plus_one() -> None:
-    dist = {5: 0, 6: 2, 7: 3}
-    assert dtc_series([7, None, 6, 5], dist.__getitem__, CAP) == [3, 9, 2, 0]
+def test_dtc_series_unlinked_is_unmeasured_unreachable_is_cap_plus_one() -> None:
+    dist = {5: 0, 6: 2, 7: 3, 8: 20}
+    assert dtc_series([7, None, 6, 5, 8], dist.__getitem__, CAP) == [3, None, 2, 0, 9]
 
 
 @pytest.mark.parametrize(
@@ -32,15 +32,23 @@ def test_dtc_series_maps_unlinked_to_cap_plus_one() -> None:
         ([2, 3, 4, 5], 0, (), "discarded"),  # divergent: every later turn strictly farther
         ([3, 2, 4, 5], 2, (1, 2), "truncated"),  # partially convergent: truncated after t*=2
         ([3, 4, 3, 5], 3, (1, 2, 3), "truncated"),  # latest t* with DTC <= DTC_1 (equality counts)
-        ([0], 0, (), "discarded"),  # one turn: no t* >= 2
-        ([9, 9, 9], 3, (1, 2, 3), "kept"),  # unlinked throughout: cap+1 == cap+1 holds
-        ([None, None], 2, (1, 2), "kept"),  # s* unlinked: DTC undefined, no DTC pruning
-        ([], 0, (), "discarded"),
+        ([9, 9, 9], 3, (1, 2, 3), "kept"),  # linked but unreachable throughout: cap+1 == cap+1 holds
+        ([None, 3, 2, None], 3, (1, 2, 3), "truncated"),  # anchor = first LINKED turn (2); the trailing unlinked
+        # turn 4 is after t* = 3 and goes with the rest
+        ([3, None, None, 4], 0, (), "discarded"),  # unlinked turns 2-3 cannot be t*: only turn 4 (farther) counts
+        ([3, None, 3, None], 3, (1, 2, 3), "truncated"),  # unlinked turn 2 stays (before t*), does not cut
     ],
 )
 def test_dtc_backward_scan(dtc, cut, kept, verdict) -> None:  # type: ignore[no-untyped-def]
     assert dtc_cut(dtc) == cut
     assert prune(dtc, [None] + [0.0] * (len(dtc) - 1) if dtc else [], tau=3.0) == (kept, verdict)
+
+
+@pytest.mark.parametrize("dtc", [[0], [None, None], [None, 2, None], [], [None]])
+def test_dtc_cannot_decide_below_two_linked_turns(dtc) -> None:  # type: ignore[no-untyped-def]
+    # one turn, s* unlinked (all None), a single linked turn: DTC is silent -> None, never "keep"
+    assert dtc_cut(dtc) is None
+    assert prune(dtc, [None] * len(dtc), tau=3.0) is None
 
 
 def _tree():  # type: ignore[no-untyped-def]
@@ -49,8 +57,8 @@ def _tree():  # type: ignore[no-untyped-def]
         [10, 12],  # t2: delta {11, 12}; tests(t1)=[100]: (2 + 4) / 2 = 3.0 -> passes (not > 3)
         [13, 12],  # t3: delta {10, 13}; tests(t2)=[100, 101]: (1 + 6) / 2 = 3.5 -> fails: remove t2
         [13, 12],  # t4: empty delta -> 0.0, passes
-        [13, ("unlinked", "foo")],  # t5: delta {12, foo}; no tests at t4 -> cap+1 = 9, fails: remove t4
-        [("unlinked", "bar")],  # t6: delta {13, foo, bar}; tests(t5)=[100]: (6 + 9 + 9) / 3 = 8.0 -> remove t5
+        [13, ("unlinked", "foo")],  # t5: linked delta {12} (foo is not measured); no tests at t4 -> 9: remove t4
+        [("unlinked", "bar")],  # t6: linked delta {13}; tests(t5)=[100]: 6 / 1 = 6.0 -> remove t5
     ]
     tests = [[100], [100, 101], [101], [], [100], []]
     return diffs, tests
@@ -58,7 +66,7 @@ def _tree():  # type: ignore[no-untyped-def]
 
 def test_rac_hand_computed() -> None:
     diffs, tests = _tree()
-    assert rac_series(diffs, tests, hop_to_tests, CAP) == [None, 3.0, 3.5, 0.0, 9.0, 8.0]
+    assert rac_series(diffs, tests, hop_to_tests, CAP) == [None, 3.0, 3.5, 0.0, 9.0, 6.0]
 
 
 def test_rac_removal_single_pass_after_dtc() -> None:
@@ -79,9 +87,17 @@ def test_rac_conventions() -> None:
     changed = [[10], [11]]
     assert rac_series(changed, [[], []], hop_to_tests, CAP) == [None, 9.0]  # no tests at t-1 fails
     assert rac_series([[10]], [[100]], hop_to_tests, CAP) == [None]  # RAC_1 undefined
-    # an unlinked diagnosis that stays unchanged is not a change; one that appears is, at cap+1
+    # an unlinked diagnosis is not part of Delta b_t: appearing, staying or leaving, it cannot push RAC over tau
     assert rac_series([[("unlinked", "x")], [("unlinked", "x")]], [[100], []], hop_to_tests, CAP) == [None, 0.0]
-    assert rac_series([[10], [10, ("unlinked", "y")]], [[100], []], hop_to_tests, CAP) == [None, 9.0]
+    assert rac_series([[10], [10, ("unlinked", "y")]], [[100], []], hop_to_tests, CAP) == [None, 0.0]
+    assert rac_series([[10, ("unlinked", "y")], [10]], [[], []], hop_to_tests, CAP) == [None, 0.0]
+    # ...while a linked new hypothesis next to it still counts: delta {11}, hop(11, 100) = 2
+    assert rac_series([[10], [10, 11, ("unlinked", "y")]], [[100], []], hop_to_tests, CAP) == [None, 2.0]
+    # tests were ordered at t-1 but none linked: the revision cannot be measured (None removes nothing);
+    # no test ordered at all: an unsupported revision (cap + 1)
+    assert rac_series(changed, [[], []], hop_to_tests, CAP, ordered=[2, 0]) == [None, None]
+    assert rac_series(changed, [[], []], hop_to_tests, CAP, ordered=[0, 0]) == [None, 9.0]
+    assert rac_removed([None, None], 2, 3.0) == set()
 
 
 def test_rac_can_remove_the_first_turn() -> None:

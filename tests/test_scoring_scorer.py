@@ -16,7 +16,7 @@ from medaction.scoring.base import build_scorer
 from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
 from medaction.scoring.loaders.clingraph import load_clingraph
 from medaction.scoring.loaders.primekg import load_primekg
-from medaction.scoring.reward import DTCReward
+from medaction.scoring.rewards import DTCReward
 from medaction.scoring.rows import from_row, to_row, to_table
 from medaction.tree.types import Node, Trajectory
 
@@ -40,9 +40,11 @@ def trajectory(turns: list[Turn], case_id: str = "c1") -> Trajectory:
 ENV = Environment(case_id="c1", source="test", initial_observation="polyuria", diagnosis="type 2 diabetes mellitus")
 # Hand-computed on the fixtures (hops in tests/data/kg_make_fixtures.py):
 # DTC (PrimeKG, from T2DM): hypothyroidism 5, type 1 diabetes 2, T2DM 0 -> kept up to t* = 3.
-# RAC (ClinGraph; the lexical linker maps both "type N diabetes mellitus" to the CUI "Diabetes Mellitus"):
-#  t2: delta {E03.9, C0011849}; tests(t1) = {HbA1c}: (cap+1 = 9 + 1) / 2 = 5.0 > 3 -> remove t1
-#  t3: delta {E23.2}; tests(t2) = {glucose}: 1 -> passes
+# RAC (ClinGraph; the diagnosis linker maps "type N diabetes mellitus" to the ICD code "Type N diabetes mellitus
+# without complications" - code-system residuals like "without complications" / "unspecified" are no content):
+#  t2: delta {E03.9, E10.9}; tests(t1) = {HbA1c}: HbA1c-CUI-E10.9 = 2, E03.9 unreachable = cap+1 = 9 -> 5.5 > 3
+#      -> remove t1
+#  t3: delta {E10.9, E11.9, E23.2}; tests(t2) = {glucose}: 2, 2 and 1 -> 5/3 -> passes
 TURNS = [
     turn(["hypothyroidism", "pneumonia"], ["Hemoglobin A1c"]),
     turn(["type 1 diabetes mellitus", "pneumonia"], ["Glucose serum plasma"]),
@@ -67,7 +69,7 @@ def scorer(graphs, **kw) -> KGScorer:  # type: ignore[no-untyped-def]
 def test_fixture_trajectory_hand_computed(graphs) -> None:  # type: ignore[no-untyped-def]
     st = scorer(graphs).score(trajectory(TURNS), ENV)
     assert st.dtc == (5, 2, 0)
-    assert st.rac == (None, 5.0, 1.0)
+    assert st.rac == (None, 5.5, pytest.approx(5 / 3))
     assert st.kept_turns == (2, 3) and st.verdict == "truncated"
     assert st.correct is True and st.scorer == "kg"
     assert st.graph.startswith("DTC: PrimeKG: 14 nodes") and "RAC: ClinGraph: 13 nodes" in st.graph
@@ -77,7 +79,7 @@ def test_filters_and_tau(graphs) -> None:  # type: ignore[no-untyped-def]
     t = trajectory(TURNS)
     assert scorer(graphs, filter="none").score(t, ENV).kept_turns == (1, 2, 3)
     assert scorer(graphs, filter="correctness").score(t, ENV).verdict == "kept"
-    assert scorer(graphs, tau=5.0).score(t, ENV).verdict == "kept"  # 5.0 is not > 5
+    assert scorer(graphs, tau=5.5).score(t, ENV).verdict == "kept"  # 5.5 is not > 5.5
     wrong = trajectory([TURNS[0], turn(["pneumonia"], [], final="Pneumonia")])
     st = scorer(graphs, filter="correctness").score(wrong, ENV)
     assert st.correct is False and st.verdict == "discarded" and st.kept_turns == ()
@@ -88,12 +90,16 @@ def test_filters_and_tau(graphs) -> None:  # type: ignore[no-untyped-def]
 def test_unlinked_truth_and_entities(graphs) -> None:  # type: ignore[no-untyped-def]
     env = Environment(case_id="c1", source="test", initial_observation="", diagnosis="qqq zzz")
     st = scorer(graphs).score(trajectory(TURNS), env)
-    assert st.dtc == (None, None, None) and st.verdict == "truncated" and st.kept_turns == (2, 3)
+    # s* unlinked: DTC is silent -> the fallback (correctness) decides; T2DM is not "qqq zzz" -> discarded
+    assert st.dtc == (None, None, None) and st.truth_linked is False
+    assert st.decided_by == "fallback" and st.verdict == "discarded" and st.kept_turns == ()
+    kept = scorer(graphs, unmeasured="keep").score(trajectory(TURNS), env)  # the config can say otherwise
+    assert kept.decided_by == "fallback" and kept.verdict == "kept" and kept.kept_turns == (1, 2, 3)
     t = trajectory([turn(["qqq zzz"], ["Hemoglobin A1c"]), turn(["wwww vvvv"], [])])
     st = scorer(graphs).score(t, ENV)
-    assert st.dtc == (9, 9)  # unlinked top-1 = cap + 1
-    assert st.rac == (None, 9.0)  # two unlinked changes, both cap + 1
-    assert st.kept_turns == (2,) and st.verdict == "truncated"
+    assert st.dtc == (None, None) and st.top1_linked == (False, False)  # unlinked top-1: not measured
+    assert st.rac == (None, 0.0)  # unlinked hypotheses are not part of Delta b_t
+    assert st.decided_by == "fallback" and st.verdict == "discarded"  # no final diagnosis -> not correct
 
 
 def test_registry_builds_kg_from_store_paths(graphs) -> None:  # type: ignore[no-untyped-def]
@@ -166,3 +172,27 @@ def test_dtc_reward_drives_clinical_env(graphs) -> None:  # type: ignore[no-unty
                         "differential": [{"diagnosis": "Type 2 diabetes mellitus", "confidence": 0.9}]})
     _, r2, done, _ = env.step(f"Commit.\n{final}")
     assert done and r2 == pytest.approx(0.1 + 1.0)
+
+
+def test_rl_rewards_from_the_kg_scorer(graphs) -> None:  # type: ignore[no-untyped-def]
+    """scoring/rewards.py on the real fixture scoring: DTC 5 -> 2 -> 0, RAC_2 = 5.0 > tau (turn 1 penalised),
+    correct final. Hand-computed with progress 0.5, rac 0.1, no test costs (nothing was sent to an oracle here):
+    turn 1: -0.1; turn 2: 0.5 * 3/9; turn 3: 0.5 * 2/9 + 1."""
+    from medaction.scoring.rewards import RewardConfig, StepReward, trajectory_rewards
+
+    st = scorer(graphs).score(trajectory(TURNS), ENV)
+    cfg = RewardConfig(progress=0.5, rac=0.1, test_cost=0.0)
+    b = trajectory_rewards(st, ENV.diagnosis, cfg)
+    assert b.turn == pytest.approx((-0.1, 0.5 * 3 / 9, 0.5 * 2 / 9 + 1.0)) and b.correct
+    # the same rewards paid step by step in ClinicalEnv's reward protocol sum to the same return
+    step = StepReward(scorer(graphs), cfg)
+
+    class State:  # what ClinicalEnv passes: turn index, done/stop, the record (no oracle here)
+        record = ()
+
+        def __init__(self, turn: int, done: bool) -> None:
+            self.turn, self.done, self.stop = turn, done, "final" if done else None
+
+    paid = [step(ENV, State(i + 1, i == 2), t) for i, t in enumerate(TURNS)]
+    assert sum(paid) == pytest.approx(b.total)
+    assert paid[1] == pytest.approx(0.5 * 3 / 9 - 0.1)  # turn 1's RAC penalty is known (and paid) at step 2

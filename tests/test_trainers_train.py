@@ -42,15 +42,23 @@ def setup(tmp_path_factory: pytest.TempPathFactory, ray_session) -> tuple[Path, 
     summary = run(cfg, progress=False)
     assert summary.rows == 18 and summary.stops == {"final": 18}
     shards = root / "run" / "shards"
-    table, _ = build_examples(DataConfig(shards=(str(shards),), free_share=None))
+    # identity-scored rows: DTC measured nothing, so the default dtc+rac filter's fallback keeps none of them
+    # (correct is unknown); these tests are about training, so they select with filter = "none"
+    assert build_examples(DataConfig(shards=(str(shards),), free_share=None))[0].num_rows == 0
+    table, _ = build_examples(DataConfig(shards=(str(shards),), free_share=None, dedupe=False, filter="none"))
     assert table.num_rows == 54  # 18 trajectories x 3 kept turns
+    # the scripted teacher writes the same texts on both roots and the branch of a case: one example per
+    # distinct (prompt, target), i.e. 3 per case
+    assert build_examples(DataConfig(shards=(str(shards),), free_share=None, filter="none"))[0].num_rows == 18
     texts = [m["content"] for r in table.to_pylist()[:12] for m in r["messages"]]
     return shards, build_tiny_student(root / "tiny", texts)
 
 
 def _cfg(setup: tuple[Path, Path], out: Path, *extra: str) -> TrainConfig:
     shards, tiny = setup
-    return load_config(None, [f"data.shards=['{shards}']", f"model.path='{tiny}'", "model.max_length=160",
+    return load_config(None, [f"data.shards=['{shards}']", "data.dedupe=false", "data.filter=none",
+                              f"model.path='{tiny}'",
+                              "model.max_length=160",
                               "optim.global_batch=8", "optim.micro_batch=4", "optim.lr=3e-3",
                               "lora.dropout=0.0", "optim.cpu_threads=1", f"output.dir='{out}'", *extra])
 
@@ -114,11 +122,15 @@ def test_cli_plan_and_examples_out(setup, tmp_path: Path, capsys: pytest.Capture
 
     shards, tiny = setup
     cfg = tmp_path / "t.toml"
-    cfg.write_text(f'[data]\nshards = ["{shards}"]\nfree_share = 0.1\n[model]\nloader = "hf_dir"\npath = "{tiny}"\n')
+    cfg.write_text(f'[data]\nshards = ["{shards}"]\nfree_share = 0.1\nfilter = "none"\n'
+                   f'[model]\nloader = "hf_dir"\npath = "{tiny}"\n')
     out = tmp_path / "ex.parquet"
     assert main(["train", str(cfg), "--examples-out", str(out), "--set", "data.format=chat"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report["selection"]["selected"] == report["examples"] == 18  # chat: one per trajectory
+    # chat: one per trajectory; each case's second root writes exactly what its first wrote (scripted teacher), so
+    # its conversation is a duplicate: 18 selected, 12 examples, 6 duplicates counted
+    assert report["selection"]["selected"] == 18 and report["examples"] == 12
+    assert report["example_counts"]["duplicates"] == 6
     assert out.is_file()
     assert main(["train", str(cfg), "--set", "optim.global_batch=7"]) == 2
     assert "global_batch 7 is not a multiple of micro_batch 4" in capsys.readouterr().err
@@ -132,7 +144,8 @@ def test_cli_ray_train_two_workers(setup, tmp_path: Path, ray_session, capsys: p
 
     shards, tiny = setup
     cfg = tmp_path / "t.toml"
-    cfg.write_text(f'[data]\nshards = ["{shards}"]\nmax_examples = 32\n[model]\npath = "{tiny}"\n'
+    cfg.write_text(f'[data]\nshards = ["{shards}"]\nmax_examples = 32\ndedupe = false\nfilter = "none"\n'
+                   f'[model]\npath = "{tiny}"\n'
                    f'max_length = 160\n[optim]\nepochs = 1\nglobal_batch = 8\nmicro_batch = 4\ncpu_threads = 1\n'
                    f'[output]\ndir = "{tmp_path / "out"}"\nlog_every = 2\n[ray]\ncpus_per_worker = 0.5\n')
     assert main(["train", str(cfg), "--ray-workers", "2"]) == 0
@@ -149,7 +162,8 @@ def test_cli_local_train(setup, tmp_path: Path, capsys: pytest.CaptureFixture[st
 
     shards, tiny = setup
     config = Path(__file__).resolve().parents[1] / "configs" / "train_sft.toml"
-    args = ["train", str(config), "--set", f"data.shards=['{shards}']", "--set", "model.loader=hf_dir",
+    args = ["train", str(config), "--set", f"data.shards=['{shards}']", "--set", "data.dedupe=false",
+            "--set", "data.filter=none", "--set", "model.loader=hf_dir",
             "--set", f"model.path='{tiny}'", "--set", "model.max_length=160", "--set", "optim.max_steps=2",
             "--set", "optim.global_batch=8", "--set", "optim.cpu_threads=1", "--set", f"output.dir='{tmp_path}'"]
     assert main(args) == 0

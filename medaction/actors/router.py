@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Protocol
 
+from medaction.registry import Registry
+
 
 class NoLiveReplica(RuntimeError):
     pass
@@ -45,7 +47,6 @@ class Router:
         self.live = set(range(n_replicas))
         self._home: dict[str, int] = {}
         self._sessions = Counter[int]()  # active sessions per replica: the load used on first sight
-        self.assignments = Counter[int]()  # sessions ever placed per replica (monitoring)
         self.moves = 0
 
     def assign(self, session: str) -> int:
@@ -61,7 +62,6 @@ class Router:
         r = min(self.live, key=lambda i: (self._load(i) if self._load else 0, self._sessions[i], i))
         self._home[session] = r
         self._sessions[r] += 1
-        self.assignments[r] += 1
         return r
 
     def replica_lane(self, replica: int) -> int:
@@ -84,18 +84,14 @@ class Router:
         """A restarted replica takes new sessions again (existing ones stay where they are)."""
         self.live.add(replica)
 
-    def load(self) -> dict[int, int]:
-        return {i: self._sessions[i] for i in range(self.n)}
-
-
 class SharedQueue:
     """The non-sticky baseline: one queue per teacher, each node goes to whichever live replica has a free slot
     (rotating the start), like round-robin load balancing. Branches and later turns rarely find their prefix."""
 
-    def __init__(self, n_replicas: int) -> None:
+    def __init__(self, n_replicas: int, load: Callable[[int], float] | None = None) -> None:
         if n_replicas < 1:
             raise ValueError("router needs at least one replica")
-        self.n = n_replicas
+        self.n = n_replicas  # `load` is unused: a shared queue balances by free slots
         self.live = set(range(n_replicas))
         self.moves = 0
 
@@ -120,9 +116,12 @@ class SharedQueue:
         self.live.add(replica)
 
 
+# tree.routing -> class `(n_replicas, load) -> Routing` (medaction/registry.py)
+ROUTERS: Registry[Callable[..., Routing]] = Registry("routing", {
+    "sticky": "medaction.actors.router:Router",
+    "shared": "medaction.actors.router:SharedQueue",
+})
+
+
 def build_router(kind: str, n_replicas: int, load: Callable[[int], float] | None = None) -> Routing:
-    if kind == "sticky":
-        return Router(n_replicas, load)
-    if kind == "shared":
-        return SharedQueue(n_replicas)
-    raise ValueError(f"unknown routing {kind!r}; known: sticky, shared")
+    return ROUTERS.get(kind)(n_replicas, load)

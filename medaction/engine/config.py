@@ -1,16 +1,24 @@
 """RunConfig: the msgspec Struct tree of a run, read from TOML with dotted overrides (`--set tree.k=4`).
 
-Unknown keys are errors (forbid_unknown_fields), so a typo in a config cannot silently fall back to a default.
+Unknown keys are errors (forbid_unknown_fields), so a typo in a config cannot silently fall back to a default;
+out-of-range values are errors too (checked here, before anything starts).
+
+The config hash (what `--resume` compares) covers every content-affecting field and a fingerprint of the case
+data: the sha256 of the case file's bytes (docs/design.md, "Outputs and resume"). A content hash rather than
+size+mtime: an edited file with the same size, or a copy with a new mtime, is judged by what it holds; reading the
+file once costs about a second per GB, small next to any run.
 """
 
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
+
+from medaction.config import apply_override, build_config, read_toml
+from medaction.outputs import UsageError
 
 
 class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -27,8 +35,13 @@ class TreeConfig(_Cfg):
     free_share: float = 0.1  # share of trees run in free-form mode (paper RQ2)
 
 
+CaseSource = Literal["auto", "agentclinic", "medrbench", "jsonl"]
+OracleKind = Literal["matcher", "llm", "matcher+llm"]
+TailPriority = Literal["critical", "deep"]
+
+
 class CasesConfig(_Cfg):
-    source: str = "agentclinic"  # agentclinic | medrbench | jsonl
+    source: CaseSource = "agentclinic"  # auto = decided from the file's content
     path: str = ""  # empty: the bundled AgentClinic cases
     limit: int = 0  # 0 = all
     strict: bool = False
@@ -50,9 +63,30 @@ class TeacherConfig(_Cfg):
 
 
 class OracleConfig(_Cfg):
+    """docs/design.md, "Oracle": the phrase matcher (default), an LLM (any registered Policy backend, configured
+    like a teacher), or the matcher first and the LLM for what it cannot match."""
+
     actors: int = 1  # each hosts the environments of a shard of the active cases
     resources: dict[str, float] = {}
     spread: bool = False
+    kind: OracleKind = "matcher"
+    backend: str = ""  # a registered Policy backend, for the llm kinds (e.g. openai_http)
+    config: dict[str, Any] = {}  # that backend's config Struct, as a table (e.g. base_url, model)
+    max_tokens: int = 512  # the LLM's reply budget; a reply cut at it counts as unusable -> UNAVAILABLE
+    max_result_chars: int = 2000  # a longer LLM reply is unusable -> UNAVAILABLE
+
+    def __post_init__(self) -> None:
+        if self.kind != "matcher":
+            from medaction.policies.base import config_type
+
+            try:
+                msgspec.convert(self.config, config_type(self.backend))
+            except KeyError as exc:
+                raise ValueError(f"oracle.backend: {exc.args[0]}") from None
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"oracle.config for backend {self.backend!r}: {exc}") from None
+        if self.max_tokens < 1 or self.max_result_chars < 1:
+            raise ValueError("oracle.max_tokens and oracle.max_result_chars must be >= 1")
 
 
 class ScoringConfig(_Cfg):
@@ -80,7 +114,8 @@ class EngineConfig(_Cfg):
     health_every_s: float = 2.0
     progress_bar: bool = True  # tqdm when stderr is a TTY
     steal_tail: bool = True  # once no cases are left, idle replicas take queued nodes of busier ones
-    tail_priority: str = "critical"  # once no cases are left: critical (shallower first; shorter makespan) | deep
+    tail_priority: TailPriority = "critical"  # once no cases are left: critical (shallower first) | deep
+    retry_failed: bool = True  # --resume re-runs trees that failed on a policy error (CLI: --no-retry-failed)
 
 
 class RunConfig(_Cfg):
@@ -102,71 +137,74 @@ class RunConfig(_Cfg):
                 raise ValueError(f"policies[{p.id}]: need replicas >= 1, max_concurrency >= 1, 0 <= share <= 1")
         if not 0.0 <= self.tree.free_share <= 1.0:
             raise ValueError("tree.free_share must be in [0, 1]")
-        if self.engine.tail_priority not in ("critical", "deep"):
-            raise ValueError(f"engine.tail_priority must be 'critical' or 'deep', got {self.engine.tail_priority!r}")
-
-
-def _parse_value(raw: str) -> Any:
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw  # a bare word: a string
-
-
-def apply_override(data: dict[str, Any], assignment: str) -> None:
-    """`a.b=c` sets data["a"]["b"]; numeric parts index lists (`policies.0.replicas=4`)."""
-    key, sep, raw = assignment.partition("=")
-    if not sep or not key.strip():
-        raise ValueError(f"--set expects key=value, got {assignment!r}")
-    parts = key.strip().split(".")
-    cur: Any = data
-    for i, part in enumerate(parts[:-1]):
-        if isinstance(cur, list):
-            idx = int(part)
-            while len(cur) <= idx:
-                cur.append({})
-            cur = cur[idx]
-        else:
-            nxt = parts[i + 1]
-            cur = cur.setdefault(part, [] if nxt.isdigit() else {})
-    last = parts[-1]
-    if isinstance(cur, list):
-        idx = int(last)
-        while len(cur) <= idx:
-            cur.append({})
-        cur[idx] = _parse_value(raw.strip())
-    else:
-        cur[last] = _parse_value(raw.strip())
+        for p in self.policies:
+            if p.routing not in ("sticky", "shared"):
+                raise ValueError(f"policies[{p.id}].routing must be 'sticky' or 'shared', got {p.routing!r}")
+            if p.num_cpus < 0 or p.num_gpus < 0:
+                raise ValueError(f"policies[{p.id}]: num_cpus and num_gpus must be >= 0")
+        e, t = self.engine, self.tree
+        checks = [
+            ("tree.k", t.k, t.k >= 1), ("tree.b", t.b, t.b >= 0), ("tree.width", t.width, t.width >= 1),
+            ("tree.max_turns", t.max_turns, t.max_turns >= 1), ("cases.limit", self.cases.limit, self.cases.limit >= 0),
+            ("oracle.actors", self.oracle.actors, self.oracle.actors >= 1),
+            ("scoring.actors", self.scoring.actors, self.scoring.actors >= 1),
+            ("output.rows_per_shard", self.output.rows_per_shard, self.output.rows_per_shard >= 1),
+            ("output.max_pending_writes", self.output.max_pending_writes, self.output.max_pending_writes >= 1),
+            ("engine.max_active_trees", e.max_active_trees, e.max_active_trees >= 0),
+            ("engine.call_timeout_s", e.call_timeout_s, e.call_timeout_s > 0),
+            ("engine.call_retries", e.call_retries, e.call_retries >= 0),
+            ("engine.max_restarts", e.max_restarts, e.max_restarts >= -1),
+            ("engine.progress_every_s", e.progress_every_s, e.progress_every_s > 0),
+            ("engine.flush_every_s", e.flush_every_s, e.flush_every_s > 0),
+            ("engine.health_every_s", e.health_every_s, e.health_every_s > 0),
+        ]
+        for name, value, ok in checks:
+            if not ok:
+                raise ValueError(f"{name} = {value!r} is out of range")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    data: dict[str, Any] = {}
-    if path:
-        p = Path(path)
-        try:
-            data = tomllib.loads(p.read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{p}: invalid TOML: {exc}") from exc
-        if "policies" not in data and "policy" in data:
-            data["policies"] = [data.pop("policy")]
+    """The run's TOML (a single `[policy]` table is read as `[[policies]]`) plus `--set` overrides."""
+    data: dict[str, Any] = read_toml(path) if path else {}
+    if "policies" not in data and "policy" in data:
+        data["policies"] = [data.pop("policy")]
     for ov in overrides:
         apply_override(data, ov)
     if "policies" in data and not data["policies"]:
-        raise ValueError("policies: empty list")
-    if "policies" not in data and any(k.startswith("policies") for k in data):
-        pass
-    try:
-        return msgspec.convert(data, RunConfig)
-    except (msgspec.ValidationError, ValueError) as exc:
-        raise ValueError(f"{path or '<defaults>'}: bad config: {exc}") from exc
+        raise UsageError("policies: empty list")
+    return build_config(data, RunConfig, where=str(path) if path else "<defaults>")
 
 
 # Fields that change how fast a run goes but not what it writes: excluded from the resume hash.
 _SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors", "resources", "spread"}
 
 
+def cases_path(cfg: RunConfig) -> Path:
+    """The case file a run reads (empty `cases.path`: the bundled AgentClinic cases; a URI such as s3://...: its
+    local copy, downloaded once by medaction.storage)."""
+    from medaction.envs.load import default_cases_path
+    from medaction.storage import is_uri, local_copy
+
+    if not cfg.cases.path:
+        return default_cases_path()
+    return local_copy(cfg.cases.path) if is_uri(cfg.cases.path) else Path(cfg.cases.path)
+
+
+def cases_fingerprint(path: Path) -> str:
+    """sha256 of the case file's bytes ("missing" when it cannot be read)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return "missing"
+    return h.hexdigest()
+
+
 def config_hash(cfg: RunConfig) -> str:
     data = msgspec.to_builtins(cfg)
+    data["cases_sha256"] = cases_fingerprint(cases_path(cfg))
     data.pop("engine", None)
     data.pop("output", None)
 
@@ -178,7 +216,3 @@ def config_hash(cfg: RunConfig) -> str:
         return obj
 
     return hashlib.sha256(msgspec.json.encode(strip(data))).hexdigest()[:16]
-
-
-def to_toml_dict(cfg: RunConfig) -> dict[str, Any]:
-    return msgspec.to_builtins(cfg)

@@ -14,27 +14,36 @@ import asyncio
 import itertools
 import logging
 import os
+import signal
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import ray
+from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from medaction.actors.placement import group_options
 from medaction.actors.router import NoLiveReplica
 from medaction.actors.scorer import ScorerActor
 from medaction.actors.writer import ShardWriter
-from medaction.engine.config import RunConfig, config_hash
-from medaction.engine.manifest import check_output
+from medaction.engine import manifest as mf
+from medaction.engine.config import RunConfig, cases_path, config_hash
+from medaction.engine.errors import plain, root_cause
 from medaction.engine.metrics import EngineMetrics
-from medaction.engine.pools import OraclePool, RemotePolicy, TeacherPool
+from medaction.actors.replicas import RemotePolicy
+from medaction.engine.pools import OraclePool, TeacherPool
 from medaction.engine.summary import RunSummary, table
-from medaction.envs.load import default_cases_path, iter_environments
-from medaction.policies.mix import teaches_case
+from medaction.engine.validate import validate_run
+from medaction.envs.errors import RecordError, RejectLog
+from medaction.envs.load import iter_environments
+from medaction.envs.types import Environment
+from medaction.outputs import RunFailed, UsageError
+from medaction.tree.mix import teaches_case
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
 from medaction.tree.modes import choose_mode
@@ -49,12 +58,36 @@ class _Case(msgspec.Struct, kw_only=True):
     open_trees: int
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C: admission stopped, finished trees flushed, manifest written; `summary` says what was kept."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__(f"interrupted; {summary.trees_done} trees written this time to {summary.out_dir} "
+                         f"(manifest saved)")
+        self.summary = summary
+
+
+# Trajectory stops that mean the run's machinery failed, not the model: the tree is recorded as failed.
+_FAILED_STOPS = ("policy_error",)
+
+
 class Driver:
-    def __init__(self, cfg: RunConfig, out_dir: Path, *, resume: bool, progress: bool) -> None:
+    def __init__(self, cfg: RunConfig, out_dir: Path, *, resume: bool, progress: bool,
+                 force_out: bool = False, cases: tuple[Iterator[Environment], RejectLog] | None = None) -> None:
         self.cfg = cfg
         self.out = out_dir
         self.hash = config_hash(cfg)
-        check_output(out_dir, self.hash, resume=resume)  # before any actor starts
+        mf.prepare_output(out_dir, self.hash, resume=resume, force_out=force_out)  # before any actor starts
+        # The writer claims the output (manifest) before any other actor writes under it (the LLM oracle's cache).
+        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+        self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
+            str(out_dir), self.hash, cfg.output.rows_per_shard, resume, force_out=force_out,
+            retry_failed=cfg.engine.retry_failed)
+        try:
+            ray.get(self.writer.done_trees.remote())
+        except RayError as exc:
+            ray.kill(self.writer)
+            raise RunFailed(root_cause(exc)) from None
         e = cfg.engine
         t = cfg.tree
         self.sched: TreeScheduler[RolloutState] = TreeScheduler(
@@ -63,20 +96,25 @@ class Driver:
         self.pools = [TeacherPool(tc, max_restarts=e.max_restarts, queued=self.sched.queued) for tc in cfg.policies]
         self.by_id = {p.id: p for p in self.pools}
         self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
-                                  retries=e.call_retries, resources=cfg.oracle.resources, spread=cfg.oracle.spread)
+                                  retries=e.call_retries, oracle=cfg.oracle, cache_dir=str(out_dir / "oracle_cache"))
         sc = cfg.scoring
         self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2, **opts)  # type: ignore[attr-defined]
                         .remote(sc.name, sc.config or None, sc.fallback, run=self.hash)
                         for opts in group_options(sc.resources, sc.spread, max(1, sc.actors))]
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
-            str(out_dir), self.hash, cfg.output.rows_per_shard, resume)
-        self.done: set[str] = set(ray.get(self.writer.done_trees.remote()))
-        self.scorer_name = ray.get(self.scorers[0].describe.remote())["scorer"]
+        try:
+            self.done: set[str] = set(ray.get(self.writer.done_trees.remote()))
+            scorer = ray.get(self.scorers[0].describe.remote())
+        except RayError as exc:
+            self.shutdown()
+            raise RunFailed(root_cause(exc)) from None
+        self.scorer_name, self.scorer_fallback = scorer["scorer"], scorer.get("fallback", "")
+        if self.scorer_fallback:
+            log.warning("%s", self.scorer_fallback)
+            print(f"medaction run: {self.scorer_fallback}", file=sys.stderr)
         slots = sum(p.cap * p.cfg.replicas for p in self.pools)
         self.max_active = e.max_active_trees or 4 * slots
-        path = Path(cfg.cases.path) if cfg.cases.path else default_cases_path()
-        envs = iter_environments(cfg.cases.source, path, strict=cfg.cases.strict)
+        self.cases_path = cases_path(cfg)
+        envs, self.rejects = cases or open_cases(cfg)
         self.envs = itertools.islice(envs, cfg.cases.limit) if cfg.cases.limit else envs
         self.exhausted = False
         self._turn = 0
@@ -87,7 +125,12 @@ class Driver:
         self.ready_at: dict[str, float] = {}
         self.pending_writes = 0
         self.metrics = EngineMetrics(run=self.hash)
-        self.s = RunSummary(out_dir=str(out_dir), config_hash=self.hash, scorer=self.scorer_name, wall_s=0.0)
+        self.s = RunSummary(out_dir=str(out_dir), config_hash=self.hash, scorer=self.scorer_name, wall_s=0.0,
+                            scorer_fallback=self.scorer_fallback)
+        self.tree_failed: dict[str, str] = {}  # tree id -> root cause of its first failed trajectory
+        self.failure_causes: dict[str, int] = defaultdict(int)
+        self.stopping = False  # Ctrl-C: no new cases or nodes; finished trees are still written
+        self.closing = False
         self.wake = asyncio.Event()
         self.fatal: BaseException | None = None
         self.bar = _bar(progress and e.progress_bar, cfg.cases.limit * len(self.pools) if cfg.cases.limit else None)
@@ -97,7 +140,10 @@ class Driver:
         cfg = self.cfg
         while (not self.exhausted and self.sched.active_trees < self.max_active
                and self.pending_writes < cfg.output.max_pending_writes):
-            env = next(self.envs, None)
+            try:
+                env = next(self.envs, None)
+            except RecordError as exc:  # cases.strict: the first bad record ends the run, naming it
+                raise UsageError(f"cases.strict: {exc}") from None
             if env is None:
                 self.exhausted = True
                 # No tree will arrive any more: run the longest remaining chains first so the last-admitted trees
@@ -159,7 +205,7 @@ class Driver:
             out = await run_turn(state, call, self.oracles.answer_fn(task.case_id, case.env_ref), seed=task.seed,
                                  params=pool.params, session=task.case_id)
         except Exception as exc:  # noqa: BLE001 - the oracle failed past its retries: end this line, keep the run
-            error = f"oracle: {type(exc).__name__}: {exc}"[:500]
+            error = f"oracle: {root_cause(exc)}"
         finally:
             pool.in_flight[replica] -= 1
         try:
@@ -176,6 +222,8 @@ class Driver:
                 if out.turn is not None:
                     node = make_node(out, tree_id=task.tree_id, node_id=task.node_id, parent_id=task.parent_id,
                                      policy_id=task.policy_id, seed=task.seed)
+                    if call.version:  # the weights version that produced this turn (docs/rl.md)
+                        node = msgspec.structs.replace(node, policy_version=call.version)
                 res = self.sched.complete(task, node, out.state, out.stop, out.error)
                 u = out.usage
                 self.metrics.node(prompt=u.prompt_tokens, completion=u.completion_tokens, cached=u.cached_tokens,
@@ -184,9 +232,14 @@ class Driver:
             self.ready_at[task.tree_id] = time.perf_counter()
             for fl in res.lines:
                 self.metrics.trajectory(fl.trajectory.stop)
+                if fl.trajectory.stop in ("policy_error", "timeout"):
+                    cause = f"{fl.trajectory.stop}: {plain(fl.trajectory.error) or 'no detail'}"
+                    self.failure_causes[cause] += 1
+                    if fl.trajectory.stop in _FAILED_STOPS:
+                        self.tree_failed.setdefault(fl.tree_id, cause)
                 scorer = self.scorers[self.metrics.totals["trajectories"] % len(self.scorers)]
                 self.metrics.totals["trajectories"] += 1
-                self.tree_rows[fl.tree_id].append(scorer.score.remote(fl.trajectory, case.env_ref))
+                self.tree_rows[fl.tree_id].append(self._score(scorer, fl.trajectory, case.env_ref))
             if res.tree_done:
                 self._tree_done(pool, task)
         except BaseException as exc:  # a bug or a dead writer: stop the run loudly instead of hanging
@@ -197,9 +250,14 @@ class Driver:
     def _tree_done(self, pool: TeacherPool, task: NodeTask) -> None:
         refs = self.tree_rows.pop(task.tree_id, [])
         self.ready_at.pop(task.tree_id, None)
+        if self.closing:  # Ctrl-C: the writer is closed; this tree is not marked done and re-runs on resume
+            return
         self.pending_writes += 1
-        asyncio.get_running_loop().create_task(self._await_write(self.writer.write_tree.remote(task.tree_id, *refs)))
+        failed = self.tree_failed.pop(task.tree_id, "")
+        self._sink(task.tree_id, refs, failed)
         self.metrics.tree()
+        if failed:
+            self.s.trees_failed += 1
         if self.bar is not None:
             self.bar.update(1)
         pool.router.release(task.case_id)
@@ -208,6 +266,19 @@ class Driver:
         if case.open_trees == 0:
             self.oracles.drop(task.case_id)
             del self.cases[task.case_id]
+
+    # ---- hooks (the RL rollout service, engine/rollout_service.py, overrides these three) --------------------------
+    def _score(self, scorer: Any, trajectory: Any, env_ref: Any) -> Any:
+        return scorer.score.remote(trajectory, env_ref)
+
+    def _sink(self, tree_id: str, refs: list[Any], failed: str = "") -> None:
+        """Hand a finished tree's rows to the shard writer (the rollout service overrides this: rows stay in memory).
+        `failed` is the root cause when one of its trajectories hit a policy error."""
+        ref = self.writer.write_tree.remote(tree_id, *refs, failed=failed)
+        asyncio.get_running_loop().create_task(self._await_write(ref))
+
+    def _flush(self) -> None:
+        self.writer.flush.remote()
 
     async def _await_write(self, ref: Any) -> None:
         try:
@@ -228,9 +299,9 @@ class Driver:
         try:
             for lane in pool.router.mark_dead(replica):
                 self.sched.relane((pool.id, lane), pool.lane)
-        except NoLiveReplica as exc:
-            self.fatal = RuntimeError(f"teacher {pool.id}: every replica is dead; rerun with --resume")
-            raise self.fatal from exc
+        except NoLiveReplica:
+            self.fatal = RunFailed(f"teacher {pool.id}: every replica is dead; rerun with --resume")
+            raise self.fatal from None
 
     async def _health(self) -> None:
         """Revive replicas that Ray restarted (max_restarts): they take new cases again."""
@@ -250,21 +321,55 @@ class Driver:
         """Wait until every actor is up; returns the seconds it took (startup is not scheduling overhead)."""
         t0 = time.perf_counter()
         for p in self.pools:
-            p.ready()
+            try:
+                p.ready()
+            except RayError as exc:
+                raise RunFailed(f"teacher {p.id} (backend {p.cfg.backend}): a replica could not start: "
+                                f"{root_cause(exc)}") from None
         self.oracles.ready()
         return time.perf_counter() - t0
 
+    def interrupt(self) -> None:
+        """First Ctrl-C: stop taking work, write what is finished. A second one aborts (default handler)."""
+        self.stopping = True
+        log.warning("interrupted: no new work; writing finished trees (Ctrl-C again to abort)")
+        with _suppress():
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGINT)
+        self.wake.set()
+
     async def run(self) -> RunSummary:
+        loop = asyncio.get_running_loop()
+        with _suppress():  # only the main thread may handle signals (tests run the driver in a thread)
+            loop.add_signal_handler(signal.SIGINT, self.interrupt)
         self.startup_s = self.ready()
         t0 = time.perf_counter()
+        await self._loop(t0)
+        self.closing = True
+        info = ray.get(self.writer.close.remote(not self.stopping))
+        s = self._summary(time.perf_counter() - t0, info)
+        s.interrupted = self.stopping
+        return s
+
+    async def _loop(self, t0: float) -> None:
+        """Admit, dispatch and wait until every admitted tree is written (or a fatal error, or Ctrl-C)."""
+        loop = asyncio.get_running_loop()
         last_log = last_flush = t0
-        health = asyncio.get_running_loop().create_task(self._health())
+        stop_deadline = float("inf")
+        health = loop.create_task(self._health())
         try:
             while True:
                 if self.fatal is not None:
+                    if isinstance(self.fatal, RayError):
+                        raise RunFailed(f"the shard writer failed: {root_cause(self.fatal)}") from None
                     raise self.fatal
-                self._admit()
-                self._dispatch()
+                if self.stopping:
+                    # finished trees may still be in the scorers or the writer's queue: wait for those only
+                    stop_deadline = min(stop_deadline, time.perf_counter() + 120.0)
+                    if self.pending_writes == 0 or time.perf_counter() > stop_deadline:
+                        break
+                else:
+                    self._admit()
+                    self._dispatch()
                 running = sum(sum(p.in_flight) for p in self.pools)
                 if (self.exhausted and self.sched.active_trees == 0 and running == 0 and self.pending_writes == 0):
                     break
@@ -279,13 +384,13 @@ class Driver:
                     self._progress(now - t0, running)
                 if now - last_flush >= self.cfg.engine.flush_every_s:
                     last_flush = now
-                    self.writer.flush.remote()
+                    self._flush()
         finally:
             health.cancel()
+            with _suppress():
+                loop.remove_signal_handler(signal.SIGINT)
             if self.bar is not None:
                 self.bar.close()
-        info = ray.get(self.writer.close.remote(True))
-        return self._summary(time.perf_counter() - t0, info)
 
     def _progress(self, elapsed: float, running: int) -> None:
         loads = {(p.id, r): p.in_flight[r] for p in self.pools for r in range(len(p.actors))}
@@ -312,7 +417,21 @@ class Driver:
         s.replica_nodes = {f"{p.id}/{r}": n for p in self.pools for r, n in enumerate(p.nodes)}
         s.replica_deaths = sum(p.deaths for p in self.pools)
         s.stolen_nodes = self.stolen
-        s.shards, s.rows, s.complete = info["shards"], info["rows"], True
+        s.oracle = self.oracles.counts()
+        s.scoring = info.get("scoring", {})
+        s.shards, s.rows, s.complete = info["shards"], info["rows"], not self.stopping
+        s.records_rejected = self.rejects.count
+        reasons: dict[str, int] = defaultdict(int)
+        for r in self.rejects.rejects:
+            reasons[plain(f"{r.field}: {r.reason}")[:120]] += 1
+        s.reject_reasons = dict(sorted(reasons.items(), key=lambda kv: -kv[1])[:20])
+        if self.rejects.rejects:
+            r = self.rejects.rejects[0]
+            s.first_reject = plain(f"{r.file}: {r.where}: field {r.field!r}: {r.reason}")
+        s.failure_causes = dict(sorted(self.failure_causes.items(), key=lambda kv: -kv[1])[:20])
+        s.shards_invalid = list(info.get("shards_invalid", []))
+        s.orphans_moved = list(info.get("orphans_removed", []))
+        s.trees_retried = len(info.get("trees_retried", []))
         self._stickiness(s)
         return s
 
@@ -339,6 +458,12 @@ async def _await(ref: Any) -> Any:
     return await ref
 
 
+def _suppress() -> Any:
+    import contextlib
+
+    return contextlib.suppress(ValueError, RuntimeError, NotImplementedError)
+
+
 def _bar(enabled: bool, total: int | None) -> Any:
     if not enabled or not sys.stderr.isatty():
         return None
@@ -355,17 +480,71 @@ def ensure_ray() -> None:
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=True)
 
 
+def open_cases(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
+    rejects = RejectLog()
+    return iter_environments(cfg.cases.source, cases_path(cfg), strict=cfg.cases.strict, rejects=rejects), rejects
+
+
+def first_case(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
+    """Open the cases and read up to the first good one, before Ray starts: a file with no usable record fails
+    here (RunFailed, nothing created); a bad record under cases.strict is a UsageError naming it."""
+    envs, rejects = open_cases(cfg)
+    try:
+        first = next(envs, None)
+    except RecordError as exc:
+        raise UsageError(f"cases.strict: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cases.path: {exc}") from None
+    if first is None:
+        r = rejects.rejects[0] if rejects.rejects else None
+        where = f"; first: {r.file}: {r.where}: field {r.field!r}: {r.reason}" if r else " (the file is empty)"
+        raise RunFailed(plain(f"no case read from {cases_path(cfg)} (cases.source {cfg.cases.source!r}): "
+                              f"{rejects.count} records rejected{where}"))
+    return itertools.chain([first], envs), rejects
+
+
 def run(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
-        progress: bool = True) -> RunSummary:
-    """cases -> environments -> trees of turns -> scoring -> parquet shards + manifest. Returns the summary."""
+        progress: bool = True, force_out: bool = False) -> RunSummary:
+    """cases -> environments -> trees of turns -> scoring -> parquet shards + manifest. Returns the summary.
+
+    Everything checkable is checked before Ray starts and before anything is created (UsageError, exit 2). A run
+    that read no case, or whose every trajectory failed on a policy error, raises RunFailed (exit 1) after writing
+    its summary; Ctrl-C raises RunInterrupted after writing the finished trees and the manifest."""
+    validate_run(cfg)
+    out = Path(out_dir or cfg.output.dir).absolute()
+    mf.prepare_output(out, config_hash(cfg), resume=resume, force_out=force_out)
+    cases = first_case(cfg)
     ensure_ray()
-    out = Path(out_dir or cfg.output.dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    driver = Driver(cfg, out, resume=resume, progress=progress)
+    driver = Driver(cfg, out, resume=resume, progress=progress, force_out=force_out, cases=cases)
     try:
         summary = asyncio.run(driver.run())
     finally:
         driver.shutdown()
-    (out / "summary.json").write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
+    mf.write_atomic(out / mf.SUMMARY, msgspec.json.format(msgspec.json.encode(summary)))
     log.info("run summary\n%s", table(summary))
+    _report(summary)
+    if summary.interrupted:
+        raise RunInterrupted(summary)
+    if summary.cases_seen == 0:
+        first = f"; first: {summary.first_reject}" if summary.first_reject else ""
+        raise RunFailed(f"no case read from {driver.cases_path} (cases.source {cfg.cases.source!r}): "
+                        f"{summary.records_rejected} records rejected{first}")
+    failed = summary.stops.get("policy_error", 0)
+    if summary.trajectories and failed == summary.trajectories:
+        cause = next(iter(summary.failure_causes), "policy_error")
+        raise RunFailed(f"every trajectory failed ({failed}), e.g. {cause}; fix the cause and rerun with --resume "
+                        f"(failed trees are retried)")
     return summary
+
+
+def _report(s: RunSummary) -> None:
+    """The counts a user must see even without the log: rejected records and failed trajectories by cause."""
+    if s.records_rejected:
+        print(f"medaction run: {s.records_rejected} case records rejected (first: {s.first_reject})", file=sys.stderr)
+    for cause, n in s.failure_causes.items():
+        print(f"medaction run: {n} trajectories failed: {cause}", file=sys.stderr)
+    for line in s.shards_invalid:
+        print(f"medaction run: shard dropped on resume, its trees re-run: {line}", file=sys.stderr)
+    for line in s.orphans_moved:
+        print(f"medaction run: unlisted file set aside: {line}", file=sys.stderr)

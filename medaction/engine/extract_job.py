@@ -1,9 +1,9 @@
 """Stage 1 as a Ray job: many reports -> environments, with the engine's PolicyActors and case-sticky Router.
 
 The driver runs the same streaming, resumable loop as a local run (`envs.extract_run.run_extraction`: bounded
-in-flight cases, append-only JSONL outputs, `--resume` skips finished ids); only the policy differs: `ActorPolicy`
-sends each completion to a PolicyActor replica (a GPU model or an HTTP client with its own pool), keeping a case's
-repair turn on the replica that saw its first prompt (prefix cache). A replica that dies is marked dead and the
+in-flight cases, append-only JSONL outputs, `--resume` skips finished ids); only the policy differs: `ReplicaSet`
+(actors/replicas.py, the one replica client) sends each completion to a PolicyActor replica (a GPU model or
+an HTTP client with its own pool), keeping a case's repair turn on the replica that saw its first prompt (prefix cache). A replica that dies is marked dead and the
 request goes to a live one; a case whose every replica died becomes a per-case failure, never a crashed job.
 Validation is cheap and runs in the driver. Submit with `ray job submit -- medaction envs extract --ray ...`.
 """
@@ -16,16 +16,11 @@ from typing import Any
 
 import msgspec
 import ray
-from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 
 from medaction.actors.policy import start_policy_actors
-from medaction.actors.router import NoLiveReplica, Router
-from medaction.stage1.extract import Check, ExtractConfig, ExtractResult
+from medaction.actors.replicas import ReplicaSet
+from medaction.stage1.extract import Check, ExtractConfig
 from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
-from medaction.policies.base import PolicyError
-from medaction.policies.types import Completion, Message, SamplingParams
-
-_DEAD = (ActorDiedError, ActorUnavailableError, RayActorError)
 
 
 class ExtractJobConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -36,31 +31,8 @@ class ExtractJobConfig(msgspec.Struct, frozen=True, kw_only=True):
     num_cpus: float = 0.0
     num_gpus: float = 0.0
     max_restarts: int = 1
-
-
-class ActorPolicy:
-    """The Policy protocol over PolicyActor replicas; sessions (case ids) stick to one replica."""
-
-    def __init__(self, actors: Sequence[Any]) -> None:
-        self.actors = list(actors)
-        self.router = Router(len(self.actors))
-
-    async def complete(
-        self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
-    ) -> Completion:
-        for _ in range(len(self.actors)):
-            try:
-                r = self.router.assign(session)
-            except NoLiveReplica as exc:
-                raise PolicyError(str(exc)) from None
-            try:
-                return await self.actors[r].complete.remote(tuple(messages), session, seed, params)
-            except _DEAD:
-                self.router.mark_dead(r)  # its other sessions move on their next call
-        raise PolicyError("every policy replica died during this request")
-
-    def release(self, result: ExtractResult) -> None:
-        self.router.release(result.case_id)
+    call_timeout_s: float = 600.0  # one completion; a stuck replica is retried, then the case fails
+    call_retries: int = 1
 
 
 def run_extract_job(
@@ -80,12 +52,12 @@ def run_extract_job(
         max_concurrency=job.max_concurrency, num_cpus=job.num_cpus, num_gpus=job.num_gpus,
         max_restarts=job.max_restarts,
     )
-    policy = ActorPolicy(actors)
+    policy = ReplicaSet(actors, timeout_s=job.call_timeout_s, retries=job.call_retries)
     try:
         summary = asyncio.run(
             run_extraction(
                 jobs, policy, out, concurrency=job.replicas * job.max_concurrency, cfg=cfg, checks=checks,
-                seed=seed, on_result=policy.release,
+                seed=seed, on_result=lambda r: policy.release(r.case_id),
             )
         )
     finally:

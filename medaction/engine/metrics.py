@@ -51,7 +51,7 @@ class EngineMetrics:
     def trajectory(self, stop: str) -> None:
         self.trajectories.inc(1, {**self._tags, "stop": stop})
         self.stops[stop] += 1
-        if stop in ("policy_error", "timeout", "parse_failed"):
+        if stop in ("policy_error", "timeout", "parse_failed", "truncated"):
             self.failure(stop)
 
     def failure(self, reason: str) -> None:

@@ -1,31 +1,28 @@
 """The driver's handles on its actors: a TeacherPool per teacher (replicas + router + in-flight accounting),
-the remote Policy proxy used by the turn loop, and the oracle proxy. Failure handling lives here:
-- a policy call whose replica died marks the proxy `lost` (the driver re-queues the node on a live replica);
-- a policy call that times out is retried `call_retries` times, then raises TimeoutError (stop = "timeout");
+and the oracle proxy. Policy calls go through actors/replicas.py (RemotePolicy: timeouts, retries, a dead replica
+marks the call `lost` and the driver re-queues the node). Oracle failure handling lives here:
 - an oracle that lost its state (restart) gets the case re-added and the call retried."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 import ray
-from ray.exceptions import GetTimeoutError, RayActorError
+from ray.exceptions import RayActorError
 
 from medaction.actors.oracle import OracleActor, UnknownCase
 from medaction.actors.placement import group_options
 from medaction.actors.policy import start_policy_actors
+from medaction.actors.replicas import awaitable
 from medaction.actors.router import build_router
 from medaction.engine.config import TeacherConfig
 from medaction.envs.types import OracleReply
-from medaction.policies.types import Completion, Message, SamplingParams
-
-
-class ReplicaLost(RuntimeError):
-    pass
+from medaction.policies.types import SamplingParams
 
 
 def stable_index(key: str, n: int) -> int:
@@ -51,50 +48,23 @@ class TeacherPool:
     def lane(self, case_id: str) -> tuple[str, int]:
         return (self.id, self.router.assign(case_id))
 
-    def free(self, replica: int) -> int:
-        return self.cap - self.in_flight[replica] if replica in self.router.live else 0
-
     def ready(self) -> None:
         ray.get([a.ping.remote() for a in self.actors])
 
 
-class RemotePolicy:
-    """The Policy the turn loop sees for one node: calls one replica; remembers whether that replica died."""
-
-    def __init__(self, actor: Any, *, timeout_s: float, retries: int) -> None:
-        self.actor = actor
-        self.timeout_s = timeout_s
-        self.retries = retries
-        self.lost = False
-        self.timeouts = 0
-
-    async def complete(
-        self, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams
-    ) -> Completion:
-        for attempt in range(self.retries + 1):
-            ref = self.actor.complete.remote(tuple(messages), session, seed, params)
-            try:
-                return await asyncio.wait_for(_awaitable(ref), self.timeout_s)
-            except RayActorError as exc:
-                self.lost = True
-                raise ReplicaLost(f"policy replica died: {type(exc).__name__}") from exc
-            except (asyncio.TimeoutError, TimeoutError, GetTimeoutError):
-                self.timeouts += 1
-                ray.cancel(ref)
-                if attempt == self.retries:
-                    raise TimeoutError(f"policy call timed out {attempt + 1}x after {self.timeout_s}s") from None
-        raise AssertionError("unreachable")
-
-
-async def _awaitable(ref: Any) -> Any:
-    return await ref
-
-
 class OraclePool:
-    def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int,
-                 resources: dict[str, float] | None = None, spread: bool = False) -> None:
-        self.actors = [OracleActor.options(max_restarts=max_restarts, **opts).remote()  # type: ignore[attr-defined]
-                       for opts in group_options(resources, spread, max(1, n))]
+    def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int, oracle: Any = None,
+                 cache_dir: str = "") -> None:
+        """`oracle`: the run's OracleConfig (None: the phrase matcher; its resources/spread place the actors);
+        `cache_dir`: where LLM answers persist."""
+        kw: dict[str, Any] = {}
+        if oracle is not None and oracle.kind != "matcher":
+            kw = {"kind": oracle.kind, "backend": oracle.backend, "backend_config": dict(oracle.config),
+                  "settings": {"max_tokens": oracle.max_tokens, "max_result_chars": oracle.max_result_chars},
+                  "cache_dir": cache_dir}
+        placement = group_options(getattr(oracle, "resources", None), getattr(oracle, "spread", False), max(1, n))
+        self.actors = [OracleActor.options(max_restarts=max_restarts, **placement[i])  # type: ignore[attr-defined]
+                       .remote(index=i, **kw) for i in range(max(1, n))]
         self.timeout_s = timeout_s
         self.retries = retries
 
@@ -103,6 +73,16 @@ class OraclePool:
 
     def actor_for(self, case_id: str) -> Any:
         return self.actors[stable_index(case_id, len(self.actors))]
+
+    def counts(self) -> dict[str, int]:
+        """The LLM oracle's counts summed over the actors (empty for the matcher; a dead actor is left out)."""
+        total: Counter[str] = Counter()
+        for a in self.actors:
+            try:
+                total.update(ray.get(a.counts.remote(), timeout=10))
+            except Exception:  # noqa: BLE001 - a dead actor cannot answer
+                continue
+        return dict(sorted(total.items()))
 
     def add(self, case_id: str, env_ref: Any) -> None:
         self.actor_for(case_id).add.remote(env_ref)
@@ -117,13 +97,13 @@ class OraclePool:
             for attempt in range(self.retries + 1):
                 try:
                     ref = actor.answer.remote(case_id, tuple(requests))
-                    return await asyncio.wait_for(_awaitable(ref), self.timeout_s)
+                    return await asyncio.wait_for(awaitable(ref), self.timeout_s)
                 except (UnknownCase, RayActorError):  # restarted (state lost) or restarting: re-add and retry
                     if attempt == self.retries:
                         raise
                     await asyncio.sleep(0.2 * (attempt + 1))
                     try:
-                        await _awaitable(actor.add.remote(env_ref))
+                        await awaitable(actor.add.remote(env_ref))
                     except RayActorError:
                         pass
             raise AssertionError("unreachable")

@@ -128,6 +128,9 @@ class PolicyServer:
             self.stats["errors"] += 1
             return _error(502, f"policy error: {exc}", "server_error")
         self.stats["ok"] += 1
+        message = {"role": "assistant", "content": out.text}
+        if out.reasoning:  # the field vLLM/SGLang reasoning parsers use, so clients keep it apart
+            message["reasoning_content"] = out.reasoning
         return JSONResponse(
             {
                 "id": f"chatcmpl-{uuid.uuid4().hex[:16]}",
@@ -135,7 +138,7 @@ class PolicyServer:
                 "created": int(time.time()),
                 "model": self.model_name,
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": out.text}, "finish_reason": "stop"}
+                    {"index": 0, "message": message, "finish_reason": out.finish_reason or "stop"}
                 ],
                 "usage": {
                     "prompt_tokens": out.prompt_tokens,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
+import socket
 import threading
 from typing import TYPE_CHECKING
+
+from medaction.config import read_policy_config
+from medaction.outputs import RunFailed, UsageError
 
 if TYPE_CHECKING:  # serve.py imports Ray Serve: keep `medaction --help` fast
     from medaction.engine.serve import ServeConfig
@@ -33,30 +36,68 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
     from medaction.engine.serve import FaultSpec, ServeConfig
 
+    policy_config = read_policy_config(args.policy_config)
+    check_policy(args.policy, policy_config)
     try:
-        policy_config = json.loads(args.policy_config)
-    except json.JSONDecodeError as exc:
-        raise SystemExit(f"--policy-config is not valid JSON: {exc}") from None
-    if not isinstance(policy_config, dict):
-        raise SystemExit("--policy-config must be a JSON object")
-    faults = FaultSpec(
-        share_429=args.fault_429, share_500=args.fault_500, share_stall=args.fault_stall,
-        stall_s=args.stall_s, seed=args.fault_seed,
-    )
+        faults = FaultSpec(
+            share_429=args.fault_429, share_500=args.fault_500, share_stall=args.fault_stall,
+            stall_s=args.stall_s, seed=args.fault_seed,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.replicas < 1:
+        raise UsageError(f"--replicas {args.replicas}: must be >= 1")
     return ServeConfig(
         backend=args.policy, policy_config=policy_config, model_name=args.model_name, host=args.host,
         port=args.port, num_replicas=args.replicas, faults=faults,
     )
 
 
+def check_policy(name: str, config: dict) -> None:
+    """Backend name and config checked before Ray starts (a typo used to fail inside a replica, minutes later)."""
+    import msgspec
+
+    from medaction.policies.base import available, config_type
+
+    if name not in available():
+        raise UsageError(f"--policy {name!r}: unknown policy backend; known: {', '.join(available())}")
+    try:
+        msgspec.convert(config, config_type(name))
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"--policy-config for {name}: {exc}") from None
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Bind the port once ourselves: a busy port is one line here, not a 100-line Ray Serve traceback later."""
+    if not 0 < port < 65536:
+        raise UsageError(f"--port {port}: not a TCP port (1-65535)")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: cannot resolve ({exc.strerror})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT from a just-stopped server is fine
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise UsageError(f"{host}:{port}: port not available ({exc.strerror}); pick another with --port") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    check_port_free(cfg.host, cfg.port)
+
     import ray
 
     from medaction.engine import serve as serve_mod
 
-    cfg = config_from_args(args)
     ray.init(address=args.ray_address, include_dashboard=False, ignore_reinit_error=True)
-    url = serve_mod.start(cfg)
+    try:
+        url = serve_mod.start(cfg)
+    except Exception as exc:  # Ray's message is many lines with the cause last: keep the cause
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        raise RunFailed(f"Ray Serve did not start: {lines[-1] if lines else type(exc).__name__}") from None
     print(f"serving policy {cfg.backend!r} at {url}/chat/completions (Ctrl-C to stop)", flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

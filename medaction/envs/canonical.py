@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import msgspec
 
@@ -32,3 +33,17 @@ def parse_line(raw: bytes, *, path: str, where: str) -> Environment:
     if not env.diagnosis.strip():
         raise RecordError(path, where, "diagnosis", "empty diagnosis", raw.decode("utf-8", "replace"))
     return env
+
+
+def looks_canonical(path: str | Path) -> bool:
+    """True for an empty file or one whose first record is a canonical Environment: a file `envs build` may
+    replace. Anything else was not written by us and is never overwritten without --overwrite."""
+    with Path(path).open("rb") as fh:
+        while raw := fh.readline(16 << 20):  # bounded: a binary file without newlines is not read whole
+            if raw.strip():
+                try:
+                    _DEC.decode(raw.strip())
+                except (msgspec.DecodeError, RecursionError):
+                    return False
+                return True
+    return True

@@ -87,9 +87,9 @@ def parse_record(key: str, obj: object, *, path: str) -> Environment:
     o1, _, block = split
     if not o1:
         raise RecordError(path, where, "generate_case.case_summary", "nothing before 'Ancillary Tests'")
+    # An empty menu (the section lists nothing, or only results already in o1) is kept, as by every importer:
+    # see load.py's module docstring.
     tests = _hide_from_o1(o1, [t for t in ancillary_items(block) if t.result.strip()])
-    if not tests:
-        raise RecordError(path, where, "generate_case.case_summary", "empty 'Ancillary Tests' section")
     rare = _str_list(obj.get("checked_rare_disease"), path, where, "checked_rare_disease")
     meta: dict[str, object] = {
         "body_category": _str_list(obj.get("body_category"), path, where, "body_category"),

@@ -115,7 +115,8 @@ class TestMatcher:
                 continue
             # Only a rival of the same kind refuses ("CT angiography" is not the "ultrasound" of its category,
             # but "WBC" filed under "Urinalysis" is part of a urinalysis).
-            refused |= decided is False and bool(self.vocab.kind_of(r) & self.vocab.kind_of(f))
+            # `decided == 0`: both sides name test concepts and they differ (None = one names none: no rival).
+            refused |= decided == 0 and bool(self.vocab.kind_of(r) & self.vocab.kind_of(f))
             if decided is None and _word_match(r.words, f.words):
                 best = max(best, WEAK)
         if best == EXACT:

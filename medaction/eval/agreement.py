@@ -1,7 +1,10 @@
-"""Agreement of a judge with hand labels (tests/data/eval_judge_labels.jsonl): accuracy, Cohen's kappa, confusion.
+"""Agreement of a judge with labels: accuracy, Cohen's kappa, confusion (false-correct = FP, false-wrong = FN).
 
-Label records: {"id", "kind": "diagnosis", "predicted", "truth", "label": "Correct"|"Wrong"} or
-{"id", "kind": "tests", "request", "menu": [{"name", "category"}], "covered": [menu indices]}.
+Label records (JSON lines), hand labels (tests/data/eval_judge_labels.jsonl):
+{"id", "kind": "diagnosis", "predicted", "truth", "label": "Correct"|"Wrong"} or
+{"id", "kind": "tests", "request", "menu": [{"name", "category"}], "covered": [menu indices]};
+or labelled answers as an LLM judge's verdicts come (the MedR-Bench dev file's format):
+{"answer", "truth", "correct": true|false, optional "case_id", "model", ...}.
 """
 
 from __future__ import annotations
@@ -62,15 +65,31 @@ class Agreement(msgspec.Struct, frozen=True, kw_only=True):
     disagreements: tuple[str, ...]  # label ids, for inspection
 
 
+class JudgedAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """One labelled answer in the dev file's format (other fields are ignored)."""
+
+    answer: str
+    truth: str
+    correct: bool
+    case_id: str = ""
+    model: str = ""
+
+
 def load_labels(path: Path) -> list[Label]:
     dec = msgspec.json.Decoder(Label)
+    judged = msgspec.json.Decoder(JudgedAnswer)
     out: list[Label] = []
     for i, line in enumerate(path.read_bytes().splitlines(), 1):
         if not line.strip():
             continue
         try:
-            lab = dec.decode(line)
-        except msgspec.ValidationError as exc:
+            if b'"kind"' in line:
+                lab = dec.decode(line)
+            else:
+                j = judged.decode(line)
+                lab = DiagnosisLabel(id=f"{j.case_id or 'line'}:{j.model or i}:{i}", predicted=j.answer, truth=j.truth,
+                                     label="Correct" if j.correct else "Wrong", source=j.model)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise ValueError(f"{path}:{i}: bad label record: {exc}") from None
         if isinstance(lab, TestsLabel) and any(not 0 <= k < len(lab.menu) for k in lab.covered):
             raise ValueError(f"{path}:{i}: record {lab.id!r} field 'covered': index outside the menu")
@@ -142,5 +161,10 @@ def render(a: Agreement) -> str:
         row("test covered", a.tests_covered),
         "",
         f"Test items with the exact covered set: {a.tests_exact:.3f}",
-        f"Disagreements: {', '.join(a.disagreements) or 'none'}",
+        f"Disagreements: {', '.join(a.disagreements[:50]) or 'none'}"
+        + (f" ... ({len(a.disagreements)} in all)" if len(a.disagreements) > 50 else ""),
+        "",
+        f"diagnosis: n {a.diagnosis.n}, kappa {a.diagnosis.kappa:.3f}, false-correct {a.diagnosis.fp}, "
+        f"false-wrong {a.diagnosis.fn}",
+        f"agreement: {a.diagnosis.accuracy:.3f}",
     ]) + "\n"

@@ -1,11 +1,11 @@
 """Fig.-5-style analyses over judged cases (all runs pooled): DTC per turn, RAC pass rate per turn, turns per
-case, tests per turn, stop reasons, and MedAction-300-Hard-like hard-subset selection."""
+case, tests per turn, stop reasons, and the evaluated cases on the fixed hard list (eval/hard_set.py)."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import msgspec
 
@@ -87,22 +87,8 @@ def analyse(results: Sequence[CaseResult], *, rac_tau: float = 3.0) -> Analyses:
     )
 
 
-class HardRule(msgspec.Struct, frozen=True, kw_only=True):
-    """MedAction-300-Hard: rare-disease cases that need long trajectories and many tests."""
-
-    rare: bool = True
-    min_turns: float = 5.0  # mean turns over runs
-    min_tests: float = 0.0  # mean distinct tests ordered over runs
-
-
-def select_hard(results: Sequence[CaseResult], rule: HardRule = HardRule()) -> tuple[str, ...]:
-    by_case: dict[str, list[CaseResult]] = defaultdict(list)
-    for r in results:
-        by_case[r.case_id].append(r)
-    keep = []
-    for cid, rs in by_case.items():
-        turns = sum(r.n_turns for r in rs) / len(rs)
-        tests = sum(len(r.predicted_tests) for r in rs) / len(rs)
-        if (not rule.rare or rs[0].rare) and turns >= rule.min_turns and tests >= rule.min_tests:
-            keep.append(cid)
-    return tuple(sorted(keep))
+def select_hard(results: Sequence[CaseResult], hard_ids: Collection[str]) -> tuple[str, ...]:
+    """The evaluated cases that are on the committed hard list. Only the list decides (never the evaluated model's
+    turns), so two evals of the same cases have the same hard subset."""
+    listed = set(hard_ids)
+    return tuple(sorted({r.case_id for r in results if r.case_id in listed}))

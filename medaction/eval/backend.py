@@ -31,9 +31,3 @@ class RolloutBackend(Protocol):
         """Run (or resume) the policy on the cases with K=1, no branches; return one scored trajectory per case."""
         ...
 
-
-def default_backend() -> RolloutBackend:
-    from medaction.eval.engine_backend import EngineBackend
-
-    return EngineBackend()
-

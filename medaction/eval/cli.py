@@ -4,41 +4,47 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
-DEFAULT_LABELS = Path(__file__).resolve().parents[2] / "tests" / "data" / "eval_judge_labels.jsonl"
+import msgspec
 
-
-def _load_config(value: str | None) -> dict[str, Any]:
-    """A TOML or JSON file, or an inline JSON object."""
-    if not value:
-        return {}
-    p = Path(value)
-    if p.is_file():
-        text = p.read_text()
-        try:
-            data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
-        except (ValueError, tomllib.TOMLDecodeError) as exc:
-            raise SystemExit(f"{p}: cannot parse config: {exc}") from None
-    else:
-        try:
-            data = json.loads(value)
-        except ValueError:
-            raise SystemExit(f"--policy-config/--judge-config {value!r}: not a file and not inline JSON") from None
-    if not isinstance(data, dict):
-        raise SystemExit(f"{value}: config must be an object/table")
-    return data
-
+from medaction.config import read_policy_config
+from medaction.outputs import UsageError, same_file
 
 def _judge(args: argparse.Namespace):  # noqa: ANN202
     from medaction.eval.judges.base import build_judge
 
-    cfg = _load_config(args.judge_config)
-    return build_judge(args.judge, cfg or None)
+    cfg = read_policy_config(args.judge_config, option="--judge-config")
+    try:
+        return build_judge(args.judge, cfg or None)
+    except (KeyError, ValueError, msgspec.ValidationError) as exc:
+        raise UsageError(f"--judge {args.judge}: {str(exc).strip(chr(34) + chr(39))}") from None
+
+
+def _check_policy(name: str, config: dict[str, Any]) -> None:
+    """Backend name and config are checked here, before the engine starts Ray (a typo used to surface as a
+    traceback from inside a Ray task, leaving a run directory behind)."""
+    from medaction.policies.base import available, config_type
+
+    if name not in available():
+        raise UsageError(f"--policy {name!r}: unknown policy backend; known: {', '.join(available())}")
+    try:
+        msgspec.convert(config, config_type(name))
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"--policy-config for {name}: {exc}") from None
+
+
+def _source(source: str, cases: Path) -> str:
+    """The engine takes a concrete source name: `auto` is resolved here from the file's content."""
+    if not cases.is_file():
+        raise UsageError(f"{cases}: no such file")
+    if source != "auto":
+        return source
+    from medaction.envs.sniff import detect_source
+
+    return detect_source(cases)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -46,17 +52,21 @@ def _run(args: argparse.Namespace) -> int:
         print("medaction eval: --policy and --cases are required (or use a subcommand: compare, scaling, agreement)",
               file=sys.stderr)
         return 2
-    from medaction.eval.backend import default_backend
+    from medaction.eval.engine_backend import EngineBackend
     from medaction.eval.runner import EvalSpec, evaluate
 
-    scorer_cfg = _load_config(args.scorer_config)
+    scorer_cfg = read_policy_config(args.scorer_config, option="--scorer-config")
+    policy_cfg = read_policy_config(args.policy_config)
+    _check_policy(args.policy, {k: v for k, v in policy_cfg.items() if k != "sampling"})
+    source = _source(args.source, Path(args.cases))
+    judge = _judge(args)
     spec = EvalSpec(
-        policy=args.policy, policy_config=_load_config(args.policy_config), cases=str(args.cases),
-        source=args.source, out=str(args.out), runs=args.runs, limit=args.limit, max_turns=args.max_turns,
+        policy=args.policy, policy_config=policy_cfg, cases=str(args.cases),
+        source=source, out=str(args.out), runs=args.runs, limit=args.limit, max_turns=args.max_turns,
         base_seed=args.seed, scorer=args.scorer, scorer_config=scorer_cfg, label=args.label or "",
         rac_tau=float(scorer_cfg.get("tau", 3.0)),
     )
-    res = evaluate(spec, backend=default_backend(), judge=_judge(args))
+    res = evaluate(spec, backend=EngineBackend(), judge=judge)
     s = res.summary
     print(f"{s.label}: P={s.precision.mean:.3f}±{s.precision.std:.3f} R={s.recall.mean:.3f}±{s.recall.std:.3f} "
           f"F1={s.f1.mean:.3f}±{s.f1.std:.3f} Acc={s.accuracy.mean:.3f}±{s.accuracy.std:.3f} "
@@ -68,8 +78,25 @@ def _run(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from medaction.eval.compare import compare
 
-    print(compare([Path(d) for d in args.dirs], Path(args.out)))
+    dirs = [Path(d) for d in args.dirs]
+    _check_results(dirs)
+    if any(same_file(Path(args.out), d) for d in dirs):
+        raise UsageError(f"{args.out}: --out is one of the compared directories; choose another")
+    print(compare(dirs, Path(args.out)))
     return 0
+
+
+def _check_results(dirs: list[Path]) -> None:
+    """Every eval directory is read once before anything is written: a typo is one line, not a traceback."""
+    from medaction.eval.summary import read_result
+
+    for d in dirs:
+        if not d.exists():
+            raise UsageError(f"{d}: no such directory")
+        try:
+            read_result(d)
+        except (OSError, ValueError, msgspec.DecodeError) as exc:
+            raise UsageError(" ".join(str(exc).split())[:300]) from None
 
 
 def _scaling(args: argparse.Namespace) -> int:
@@ -78,21 +105,31 @@ def _scaling(args: argparse.Namespace) -> int:
     try:
         pts = [parse_point(p) for p in args.points]
     except ValueError as exc:
-        print(f"medaction eval scaling: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
+    _check_results([d for _, _, d in pts])
     print(scaling(pts, Path(args.out)))
     return 0
 
 
 def _agreement(args: argparse.Namespace) -> int:
     from medaction.eval.agreement import load_labels, measure, render
+    from medaction.outputs import UsageError, refuse_input_as_output, write_bytes_atomic
 
-    res = asyncio.run(measure(_judge(args), load_labels(Path(args.labels))))
-    print(render(res))
+    labels_path = Path(args.labels)
+    if not labels_path.is_file():
+        raise UsageError(f"medaction eval agreement: {labels_path}: labels file not found")
+    if args.json:
+        refuse_input_as_output(args.json, labels_path)
+    try:
+        labels = load_labels(labels_path)
+    except ValueError as exc:
+        raise UsageError(f"medaction eval agreement: {exc}") from None
+    res = asyncio.run(measure(_judge(args), labels))
     if args.json:
         import msgspec
 
-        Path(args.json).write_bytes(msgspec.json.format(msgspec.json.encode(res), indent=2))
+        write_bytes_atomic(args.json, msgspec.json.format(msgspec.json.encode(res), indent=2))
+    sys.stdout.write(render(res))  # its last line is "agreement: 0.xxx"
     return 0
 
 
@@ -106,7 +143,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     p.add_argument("--policy", help="policy backend name (see medaction.policies.base.available())")
     p.add_argument("--policy-config", help="TOML/JSON file or inline JSON for the backend's config")
     p.add_argument("--cases", help="case file")
-    p.add_argument("--source", choices=("agentclinic", "medrbench", "jsonl"), default="agentclinic")
+    p.add_argument("--source", choices=("auto", "agentclinic", "medrbench", "jsonl"), default="auto",
+                   help="format of --cases (default: auto = from the file's content)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", default="runs/eval")
     p.add_argument("--limit", type=int, default=None, help="first N cases only")
@@ -126,8 +164,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     s.add_argument("points", nargs="+", help="SERIES:SIZE:DIR, e.g. dtc+rac:8000:runs/eval-8k")
     s.add_argument("--out", default="runs/eval-scaling/scaling.png")
     s.set_defaults(func=_scaling)
-    a = sub.add_parser("agreement", help="agreement of a judge with hand labels")
-    a.add_argument("--labels", default=str(DEFAULT_LABELS))
+    a = sub.add_parser("agreement", help="agreement of a judge with labels (hand labels, or JSON lines "
+                         "with answer, truth, correct); last line: agreement: 0.xxx")
+    a.add_argument("--labels", required=True)
     a.add_argument("--json", help="also write the agreement as JSON here")
     _judge_args(a)
     a.set_defaults(func=_agreement)

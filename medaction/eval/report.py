@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from medaction.eval.judges.measured import judge_agreement_line
 from medaction.eval.summary import EvalResult
 from medaction.eval.types import Stat, Summary
 
@@ -46,6 +47,7 @@ def render(result: EvalResult, plots: Sequence[Path], out: Path) -> str:
         f"- **policy**: {s.policy}",
         f"- **cases**: {s.cases} ({s.n_cases} cases)",
         f"- **judge**: {s.judge}",
+        f"- **Diag Acc**: {judge_agreement_line(s.judge)}",
         f"- **graph** (DTC/RAC): {s.graph} (scorer: {result.scorer})",
         "",
         "## Table 2 (MedR-Bench protocol; mean ± sd over runs)",
@@ -61,7 +63,12 @@ def render(result: EvalResult, plots: Sequence[Path], out: Path) -> str:
         lines.append(f"| {m.run} | {m.seed} | {m.n_cases} | {m.precision:.3f} | {m.recall:.3f} | {m.f1:.3f} | "
                      f"{m.accuracy:.3f} | {m.n_no_tests} | {m.n_no_final} |")
     lines += ["", "### Protocol notes", ""] + [f"- {n}" for n in result.notes]
-    hr = result.hard_rule
+    if result.hard_set:
+        hard_line = (f"- hard subset: list `{result.hard_set}` ({result.hard_set_size} cases; {result.hard_set_rule}): "
+                     f"{len(result.hard_cases)} of them evaluated here")
+    else:
+        hard_line = ("- hard subset: none (no committed hard list for this case source; AgentClinic cases carry no "
+                     "rare-disease flag)")
     lines += [
         "",
         "## Analyses (all runs pooled)",
@@ -69,8 +76,7 @@ def render(result: EvalResult, plots: Sequence[Path], out: Path) -> str:
         f"- turns per case: {a.turns_per_case:.2f} ± {a.turns_per_case_std:.2f}; histogram {a.turn_histogram}",
         f"- tests per ordering turn: {a.tests_per_active_turn:.2f}",
         f"- stop reasons: {a.stop_reasons}",
-        f"- hard subset (rare={hr.rare}, mean turns >= {hr.min_turns:g}, mean tests >= {hr.min_tests:g}): "
-        f"{len(result.hard_cases)} cases",
+        hard_line,
         "",
         "| turn | DTC mean | DTC sd | n | RAC pass | n | tests mean |",
         "|---|---|---|---|---|---|---|",

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from medaction.envs.types import Environment
-from medaction.eval.analyses import HardRule
+from medaction.eval.hard_set import hard_set_for
 from medaction.eval.backend import RolloutBackend, RolloutRequest
 from medaction.eval.judges.base import Judge
 from medaction.eval.judging import judge_case
@@ -40,7 +40,7 @@ class EvalSpec(msgspec.Struct, frozen=True, kw_only=True):
     scorer_config: dict[str, Any] = {}
     label: str = ""
     rac_tau: float = 3.0  # must equal the scorer's tau (the CLI takes it from --scorer-config)
-    hard_rule: HardRule = HardRule()
+    hard_set: str = ""  # a hard-list file; "" = the committed list of `source` (eval/data/hard_<source>.json), if any
 
 
 def run_seed(base_seed: int, run: int) -> int:
@@ -93,7 +93,7 @@ def evaluate(spec: EvalSpec, *, backend: RolloutBackend, judge: Judge) -> EvalRe
     result = build_result(
         results, label=spec.label or spec.policy, policy=_policy_desc(spec), judge=judge.describe(),
         graph=graph or "none", scorer=scorer, cases=f"{spec.source}:{spec.cases}", rac_tau=spec.rac_tau,
-        hard_rule=spec.hard_rule, extra_notes=notes,
+        hard_set=hard_set_for(spec.source, spec.hard_set), extra_notes=notes,
     )
     write_report(out, result, results)
     return result

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import msgspec
 
-from medaction.eval.analyses import Analyses, HardRule, analyse, select_hard
+from medaction.eval.analyses import Analyses, analyse, select_hard
+from medaction.eval.hard_set import HardSet
 from medaction.eval.metrics import run_metrics, stat
 from medaction.eval.types import CaseResult, Summary
 
@@ -21,8 +22,10 @@ class EvalResult(msgspec.Struct, frozen=True, kw_only=True):
 
     summary: Summary
     hard: Summary | None
-    hard_cases: tuple[str, ...]
-    hard_rule: HardRule
+    hard_cases: tuple[str, ...]  # the evaluated cases on the hard list
+    hard_set: str = ""  # the committed hard list's name ("" = none for this source)
+    hard_set_size: int = 0  # cases on that list (evaluated or not)
+    hard_set_rule: str = ""
     analyses: Analyses
     scorer: str
     notes: tuple[str, ...] = ()
@@ -58,11 +61,11 @@ def build_result(
     scorer: str,
     cases: str,
     rac_tau: float = 3.0,
-    hard_rule: HardRule = HardRule(),
+    hard_set: HardSet | None = None,
     extra_notes: Sequence[str] = (),
 ) -> EvalResult:
     summary = summarize(results, label=label, policy=policy, judge=judge, graph=graph, cases=cases)
-    hard_ids = select_hard(results, hard_rule)
+    hard_ids = select_hard(results, hard_set.case_ids if hard_set else ())
     hard = None
     if hard_ids:
         keep = set(hard_ids)
@@ -77,7 +80,9 @@ def build_result(
         f"Spread = sample standard deviation over {len(summary.runs)} run(s) with different seeds.",
         *extra_notes,
     ]
-    return EvalResult(summary=summary, hard=hard, hard_cases=hard_ids, hard_rule=hard_rule,
+    hs = hard_set
+    return EvalResult(summary=summary, hard=hard, hard_cases=hard_ids, hard_set=hs.name if hs else "",
+                      hard_set_size=len(hs.case_ids) if hs else 0, hard_set_rule=hs.rule if hs else "",
                       analyses=analyse(results, rac_tau=rac_tau), scorer=scorer, notes=tuple(notes))
 
 

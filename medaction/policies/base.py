@@ -1,13 +1,15 @@
-"""The Policy protocol and the registry that maps a backend name to a factory taking a msgspec config."""
+"""The Policy protocol and the table of backends (name -> module exposing `BACKEND`), see medaction/registry.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import msgspec
 
 from medaction.policies.types import Completion, Message, SamplingParams
+from medaction.registry import Registry
 
 
 @runtime_checkable
@@ -30,41 +32,40 @@ class PolicyError(RuntimeError):
 
 PolicyFactory = Callable[[Any], Policy]
 
-_REGISTRY: dict[str, tuple[type[msgspec.Struct], PolicyFactory]] = {}
+
+@dataclass(frozen=True)
+class Backend:
+    """What a backend module exposes as `BACKEND`: its config Struct and the factory `config -> Policy`."""
+
+    config_type: type[msgspec.Struct]
+    factory: PolicyFactory
 
 
-def register(name: str, config_type: type[msgspec.Struct]) -> Callable[[PolicyFactory], PolicyFactory]:
-    """Decorator: register a factory `config -> Policy` under `name` with its config type."""
-
-    def deco(factory: PolicyFactory) -> PolicyFactory:
-        _REGISTRY[name] = (config_type, factory)
-        return factory
-
-    return deco
-
-
-def _ensure_builtins() -> None:
-    # Backends register themselves on import; import lazily so heavy deps (torch, vllm) load only when used.
-    from medaction.policies import registry_builtins  # noqa: F401
+# The policy backends (docs/design.md, "Policies"). Each module imports its heavy deps lazily inside methods.
+BACKENDS: Registry[Backend] = Registry("policy backend", {
+    "scripted": "medaction.policies.scripted:BACKEND",
+    "heuristic": "medaction.policies.heuristic:BACKEND",
+    "sim": "medaction.policies.sim:BACKEND",
+    "openai_http": "medaction.policies.openai_http:BACKEND",
+    "hf": "medaction.policies.hf:BACKEND",
+    "vllm": "medaction.policies.vllm_backend:BACKEND",
+    "sglang": "medaction.policies.sglang_backend:BACKEND",
+})
 
 
 def available() -> list[str]:
-    _ensure_builtins()
-    return sorted(_REGISTRY)
+    return BACKENDS.names()
 
 
 def config_type(name: str) -> type[msgspec.Struct]:
-    _ensure_builtins()
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown policy backend {name!r}; known: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name][0]
+    return BACKENDS.get(name).config_type
 
 
 def build(name: str, config: Any = None) -> Policy:
     """Build a policy by registry name from a config Struct, a dict (converted) or None (defaults)."""
-    ctype = config_type(name)
+    backend = BACKENDS.get(name)
     if config is None:
-        config = ctype()
+        config = backend.config_type()
     elif isinstance(config, dict):
-        config = msgspec.convert(config, ctype)
-    return _REGISTRY[name][1](config)
+        config = msgspec.convert(config, backend.config_type)
+    return backend.factory(config)

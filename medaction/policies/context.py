@@ -22,7 +22,7 @@ REASONING_CHARS = 4000  # per block; the end of a reasoning text holds its concl
 RESULT_CHARS = 4000  # per test result in the record
 
 # Why a reply cannot be used as it is (the loop decides; the repair prompt names it)
-Problem = Literal["no_json", "no_action", "must_commit"]
+Problem = Literal["no_json", "no_action", "must_commit", "truncated"]
 
 
 def _clip_tail(text: str, limit: int) -> str:
@@ -101,5 +101,6 @@ def build_context(
 def repair_messages(messages: Sequence[Message], bad_text: str, problem: Problem) -> tuple[Message, ...]:
     """The one repair retry: the original prompt, the unusable reply, and a short corrective message."""
     rep = templates().repair
-    text = {"no_json": rep.no_json, "no_action": rep.no_action, "must_commit": rep.must_commit}[problem]
+    text = {"no_json": rep.no_json, "no_action": rep.no_action, "must_commit": rep.must_commit,
+            "truncated": rep.truncated}[problem]
     return (*messages, Message("assistant", _clip_head(bad_text, 20000)), Message("user", text))

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
-from medaction.policies.base import register
+from medaction.policies.base import Backend
 from medaction.policies.knowledge import HpoIndex, get_index, normalize
 from medaction.policies.prompts import templates
 from medaction.policies.turn_text import approx_tokens, is_final_turn, render_turn, turn_index
@@ -201,6 +201,4 @@ class HeuristicPolicy:
         )
 
 
-@register("heuristic", HeuristicConfig)
-def _build(config: HeuristicConfig) -> HeuristicPolicy:
-    return HeuristicPolicy(config)
+BACKEND = Backend(config_type=HeuristicConfig, factory=HeuristicPolicy)

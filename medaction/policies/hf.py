@@ -21,8 +21,9 @@ from typing import Any
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.reasoning import split_think
 from medaction.policies.knowledge import cache_dir
 from medaction.policies.types import Completion, Message, SamplingParams
 
@@ -94,7 +95,7 @@ class _Request(msgspec.Struct, kw_only=True):
     prompt_ids: list[int]
     seed: int
     params: SamplingParams
-    future: Any  # asyncio.Future[tuple[list[int], float]]
+    future: Any  # asyncio.Future[tuple[list[int], bool]]: (generated ids, ended on an end-of-sequence token)
 
 
 class HFPolicy:
@@ -144,17 +145,20 @@ class HFPolicy:
             hit = self._queues[id(loop)] = (loop, q, loop.create_task(self._batcher(q)))
         queue = hit[1]
         ids = self.encode(messages)
-        fut: asyncio.Future[tuple[list[int], float]] = loop.create_future()
+        fut: asyncio.Future[tuple[list[int], bool]] = loop.create_future()
         t0 = time.perf_counter()
         await queue.put(_Request(prompt_ids=ids, seed=seed, params=params, future=fut))
-        out_ids, _ = await fut
+        out_ids, hit_eos = await fut
         text = self.tokenizer.decode(out_ids, skip_special_tokens=True)
+        finish = "stop" if hit_eos else "length"
         for s in params.stop:  # stop strings: cut at the first one
             cut = text.find(s)
             if cut >= 0:
-                text = text[:cut]
+                text, finish = text[:cut], "stop"
+        reasoning, text = split_think(text)  # a reasoning model's <think> block (not a special token: kept by decode)
         return Completion(
-            text=text, prompt_tokens=len(ids), completion_tokens=len(out_ids), latency_s=time.perf_counter() - t0
+            text=text, reasoning=reasoning, finish_reason=finish, prompt_tokens=len(ids),
+            completion_tokens=len(out_ids), latency_s=time.perf_counter() - t0,
         )
 
     async def _batcher(self, queue: asyncio.Queue[_Request]) -> None:
@@ -181,11 +185,10 @@ class HFPolicy:
                 if not r.future.done():
                     r.future.set_result(out)
 
-    def _generate(self, batch: Sequence[_Request]) -> list[tuple[list[int], float]]:
+    def _generate(self, batch: Sequence[_Request]) -> list[tuple[list[int], bool]]:
         import torch
 
         with self._lock, torch.inference_mode():
-            t0 = time.perf_counter()
             n = len(batch)
             width = max(len(r.prompt_ids) for r in batch)
             ids = torch.full((n, width), self.pad_id, dtype=torch.long)
@@ -199,6 +202,7 @@ class HFPolicy:
             limits = [max(1, r.params.max_tokens) for r in batch]
             outs: list[list[int]] = [[] for _ in batch]
             done = [False] * n
+            eos = [False] * n  # ended on an end-of-sequence token, not on its token limit
             # logits_to_keep=1: only the last position's logits (a 1k-token prompt would otherwise build 1k x vocab)
             out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=True, logits_to_keep=1)
             for _step in range(max(limits)):
@@ -208,7 +212,7 @@ class HFPolicy:
                     if done[i]:
                         continue
                     if nxt[i] in self.eos_ids:
-                        done[i] = True
+                        done[i] = eos[i] = True
                         continue
                     outs[i].append(nxt[i])
                     done[i] = len(outs[i]) >= limits[i]
@@ -222,8 +226,7 @@ class HFPolicy:
                     past_key_values=out.past_key_values, use_cache=True, logits_to_keep=1,
                 )
             self.batches.append(n)
-            dt = time.perf_counter() - t0
-            return [(o, dt) for o in outs]
+            return list(zip(outs, eos, strict=True))
 
     @staticmethod
     def _sample(logits: Any, params: SamplingParams, gen: Any) -> int:
@@ -239,6 +242,4 @@ class HFPolicy:
         return int(torch.multinomial(probs, 1, generator=gen))
 
 
-@register("hf", HFConfig)
-def _build(config: HFConfig) -> HFPolicy:
-    return HFPolicy(config)
+BACKEND = Backend(config_type=HFConfig, factory=HFPolicy)

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
+from medaction.policies.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -177,13 +178,27 @@ def _parse(data: Any, latency: float) -> Completion:
     """Server output is untrusted: missing fields -> PolicyError with the field named, never KeyError."""
     try:
         choice = data["choices"][0]
-        text = choice["message"]["content"] or ""
+        message = choice["message"]
+        text = message["content"] or ""
     except (KeyError, IndexError, TypeError):
         raise PolicyError("openai_http: response has no choices[0].message.content") from None
+    # Reasoning parsers (vLLM, SGLang) and hosted reasoning APIs put the thoughts beside the answer; a server
+    # without one leaves a <think> block inline in the content.
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    if not isinstance(reasoning, str):
+        reasoning = ""
+    text = str(text)
+    if not reasoning:
+        reasoning, text = split_think(text)
+    finish = choice.get("finish_reason") if isinstance(choice, dict) else None
     usage = data.get("usage") or {} if isinstance(data, dict) else {}
+    if not isinstance(usage, dict):
+        usage = {}
     details = usage.get("prompt_tokens_details") or {}
     return Completion(
-        text=str(text),
+        text=text,
+        reasoning=reasoning,
+        finish_reason=finish if isinstance(finish, str) and len(finish) <= 32 else "",
         prompt_tokens=_int(usage.get("prompt_tokens")),
         completion_tokens=_int(usage.get("completion_tokens")),
         cached_tokens=_int(details.get("cached_tokens") if isinstance(details, dict) else 0),
@@ -198,6 +213,4 @@ def _int(v: Any) -> int:
         return 0
 
 
-@register("openai_http", OpenAIHTTPConfig)
-def _build(config: OpenAIHTTPConfig) -> OpenAIHTTPPolicy:
-    return OpenAIHTTPPolicy(config)
+BACKEND = Backend(config_type=OpenAIHTTPConfig, factory=OpenAIHTTPPolicy)

@@ -39,6 +39,7 @@ class Repair(msgspec.Struct, frozen=True, kw_only=True):
     no_json: str
     no_action: str
     must_commit: str
+    truncated: str
 
 
 class Templates(msgspec.Struct, frozen=True, kw_only=True):

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.prompts import turn_number
 from medaction.policies.types import Completion, Message, SamplingParams
 
@@ -52,6 +52,4 @@ class ScriptedPolicy:
         return Completion(text=text, prompt_tokens=prompt_chars // 4, completion_tokens=len(text) // 4)
 
 
-@register("scripted", ScriptedConfig)
-def _build(config: ScriptedConfig) -> ScriptedPolicy:
-    return ScriptedPolicy(config)
+BACKEND = Backend(config_type=ScriptedConfig, factory=ScriptedPolicy)

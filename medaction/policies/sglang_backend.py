@@ -13,8 +13,9 @@ from typing import Any
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -43,6 +44,7 @@ class SGLangPolicy:
             context_length=config.context_length, **config.engine_kwargs,
         )
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
+        self.lora_name: str | None = None  # set by policies/weights.py on a LoRA update; used by later requests
 
     def __repr__(self) -> str:
         return f"SGLangPolicy(model={self.config.model!r})"
@@ -62,14 +64,21 @@ class SGLangPolicy:
             sp["stop"] = list(params.stop)
         t0 = time.perf_counter()
         try:
-            out = await self.engine.async_generate(input_ids=ids, sampling_params=sp)
+            lora = {"lora_path": self.lora_name} if self.lora_name else {}
+            out = await self.engine.async_generate(input_ids=ids, sampling_params=sp, **lora)
         except Exception as exc:  # noqa: BLE001 - engine errors become policy errors
             raise PolicyError(f"sglang: generation failed: {type(exc).__name__}: {exc}") from None
         if isinstance(out, list):
             out = out[0]
         meta = out.get("meta_info") or {}
+        # meta_info.finish_reason is {"type": "stop" | "length" | "abort", ...} (None while streaming)
+        finish = meta.get("finish_reason")
+        finish_type = finish.get("type") if isinstance(finish, dict) else finish
+        reasoning, text = split_think(str(out.get("text", "")))  # no reasoning parser offline: thoughts inline
         return Completion(
-            text=str(out.get("text", "")),
+            text=text,
+            reasoning=reasoning,
+            finish_reason=str(finish_type or ""),
             prompt_tokens=int(meta.get("prompt_tokens", len(ids)) or 0),
             completion_tokens=int(meta.get("completion_tokens", 0) or 0),
             cached_tokens=int(meta.get("cached_tokens", 0) or 0),
@@ -77,6 +86,4 @@ class SGLangPolicy:
         )
 
 
-@register("sglang", SGLangConfig)
-def _build(config: SGLangConfig) -> SGLangPolicy:
-    return SGLangPolicy(config)
+BACKEND = Backend(config_type=SGLangConfig, factory=SGLangPolicy)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from medaction.policies.base import register
+from medaction.policies.base import Backend
 from medaction.policies.turn_text import is_final_turn, render_turn, turn_index
 from medaction.policies.types import Completion, Hypothesis, Message, SamplingParams
 
@@ -140,6 +140,4 @@ class SimPolicy:
         )
 
 
-@register("sim", SimConfig)
-def _build(config: SimConfig) -> SimPolicy:
-    return SimPolicy(config)
+BACKEND = Backend(config_type=SimConfig, factory=SimPolicy)

@@ -28,6 +28,8 @@ class Completion(msgspec.Struct, frozen=True, kw_only=True):
     completion_tokens: int = 0
     cached_tokens: int = 0
     latency_s: float = 0.0
+    reasoning: str = ""  # the model's reasoning when the server/backend gives it apart from the answer (`text`)
+    finish_reason: str = ""  # "stop" | "length" (cut at max_tokens) | "abort" | "" (backend does not say)
 
 
 class Hypothesis(msgspec.Struct, frozen=True):
@@ -43,5 +45,6 @@ class Turn(msgspec.Struct, frozen=True, kw_only=True):
     tests: tuple[str, ...] = ()
     final_diagnosis: str | None = None
     reasoning: str = ""
-    raw: str = ""
+    raw: str = ""  # the assistant text as written; with separate reasoning: "<think>\n...\n</think>\n\n" + answer
     parse: ParseStatus = "ok"
+    truncated: bool = False  # the reply was cut at the token limit (finish_reason "length"); parse is then "failed"

@@ -14,8 +14,9 @@ from typing import Any
 
 import msgspec
 
-from medaction.policies.base import PolicyError, register
+from medaction.policies.base import Backend, PolicyError
 from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -53,6 +54,7 @@ class VLLMPolicy:
         )
         self.engine = AsyncLLM.from_engine_args(args)
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
+        self.lora_request: Any = None  # set by policies/weights.py on a LoRA update; used by every later request
 
     def __repr__(self) -> str:
         return f"VLLMPolicy(model={self.config.model!r})"
@@ -77,15 +79,20 @@ class VLLMPolicy:
         final = None
         try:
             request_id = f"{session}-{uuid.uuid4().hex}"
-            async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), sp, request_id):
+            lora = {"lora_request": self.lora_request} if self.lora_request is not None else {}
+            async for out in self.engine.generate(TokensPrompt(prompt_token_ids=ids), sp, request_id, **lora):
                 final = out
         except Exception as exc:  # noqa: BLE001 - engine errors become policy errors; the loop keeps the trajectory
             raise PolicyError(f"vllm: generation failed: {type(exc).__name__}: {exc}") from None
         if final is None or not final.outputs:
             raise PolicyError("vllm: engine returned no output")
         gen = final.outputs[0]
+        # The offline engine runs no reasoning parser: a reasoning model's thoughts are inline in gen.text.
+        reasoning, text = split_think(gen.text or "")
         return Completion(
-            text=gen.text,
+            text=text,
+            reasoning=reasoning,
+            finish_reason=str(gen.finish_reason or ""),  # CompletionOutput: "stop" | "length" | "abort" | None
             prompt_tokens=len(final.prompt_token_ids or ids),
             completion_tokens=len(gen.token_ids),
             cached_tokens=int(getattr(final, "num_cached_tokens", 0) or 0),
@@ -93,6 +100,4 @@ class VLLMPolicy:
         )
 
 
-@register("vllm", VLLMConfig)
-def _build(config: VLLMConfig) -> VLLMPolicy:
-    return VLLMPolicy(config)
+BACKEND = Backend(config_type=VLLMConfig, factory=VLLMPolicy)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from medaction.envs.types import Environment
+from medaction.registry import Registry
 from medaction.scoring.types import ScoredTrajectory
 from medaction.tree.types import Trajectory
 
@@ -37,23 +38,21 @@ class IdentityScorer:
         )
 
 
+def identity_scorer(_config: Any = None) -> IdentityScorer:
+    return IdentityScorer()
+
+
 ScorerFactory = Callable[[Any], Scorer]
-_SCORERS: dict[str, ScorerFactory] = {"identity": lambda _cfg: IdentityScorer()}
+# name -> factory `config -> Scorer` (medaction/registry.py)
+SCORERS: Registry[ScorerFactory] = Registry("scorer", {
+    "identity": "medaction.scoring.base:identity_scorer",
+    "kg": "medaction.scoring.kg_scorer:build_kg_scorer",
+})
 
 
-def register_scorer(name: str) -> Callable[[ScorerFactory], ScorerFactory]:
-    def deco(factory: ScorerFactory) -> ScorerFactory:
-        _SCORERS[name] = factory
-        return factory
-
-    return deco
+def available_scorers() -> list[str]:
+    return SCORERS.names()
 
 
 def build_scorer(name: str, config: Any = None) -> Scorer:
-    if name not in _SCORERS:
-        import importlib
-
-        importlib.import_module("medaction.scoring.kg_scorer")  # registers the KG scorers, if present
-    if name not in _SCORERS:
-        raise KeyError(f"unknown scorer {name!r}; known: {', '.join(sorted(_SCORERS))}")
-    return _SCORERS[name](config)
+    return SCORERS.get(name)(config)

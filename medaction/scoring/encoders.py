@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from medaction.registry import Registry
+
 _NONWORD = re.compile(r"[^a-z0-9]+")
 _POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s\b")  # eponyms: "Hirschsprung's" == "Hirschsprung"
 
@@ -155,24 +157,29 @@ class MedCPTEncoder:
 
 
 EncoderFactory = Callable[[Sequence[str], dict[str, Any]], Encoder]
-_ENCODERS: dict[str, EncoderFactory] = {
-    "lexical": lambda corpus, cfg: LexicalEncoder(corpus),
-    "minilm": lambda corpus, cfg: MiniLMEncoder(cfg.get("model_dir")),
-    "medcpt": lambda corpus, cfg: MedCPTEncoder(_require(cfg, "model_dir", "medcpt")),
-}
 
 
-def _require(cfg: dict[str, Any], key: str, name: str) -> Any:
-    if not cfg.get(key):
-        raise ValueError(f"encoder {name!r} needs {key} (a local model directory)")
-    return cfg[key]
+def lexical_encoder(corpus: Sequence[str], cfg: dict[str, Any]) -> Encoder:
+    return LexicalEncoder(corpus)
 
 
-def register_encoder(name: str, factory: EncoderFactory) -> None:
-    _ENCODERS[name] = factory
+def minilm_encoder(corpus: Sequence[str], cfg: dict[str, Any]) -> Encoder:
+    return MiniLMEncoder(cfg.get("model_dir"))
+
+
+def medcpt_encoder(corpus: Sequence[str], cfg: dict[str, Any]) -> Encoder:
+    if not cfg.get("model_dir"):
+        raise ValueError("encoder 'medcpt' needs model_dir (a local model directory)")
+    return MedCPTEncoder(cfg["model_dir"])
+
+
+# encoder name -> factory `(corpus, config) -> Encoder` (medaction/registry.py)
+ENCODERS: Registry[EncoderFactory] = Registry("encoder", {
+    "lexical": "medaction.scoring.encoders:lexical_encoder",
+    "minilm": "medaction.scoring.encoders:minilm_encoder",
+    "medcpt": "medaction.scoring.encoders:medcpt_encoder",
+})
 
 
 def build_encoder(name: str, corpus: Sequence[str], **cfg: Any) -> Encoder:
-    if name not in _ENCODERS:
-        raise KeyError(f"unknown encoder {name!r}; known: {', '.join(sorted(_ENCODERS))}")
-    return _ENCODERS[name](corpus, cfg)
+    return ENCODERS.get(name)(corpus, cfg)

@@ -8,6 +8,7 @@ pair-distance LRU) are rebuilt lazily on the receiving side and never pickled.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -160,17 +161,27 @@ class GraphStore:
                 raise GraphNotFound(f"{d / f}: missing (build the store with `medaction kg build`)")
         try:
             meta = json.loads((d / "meta.json").read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise GraphError(f"{d / 'meta.json'}: not JSON ({exc})") from exc
+        if not isinstance(meta, dict):
+            raise GraphError(f"{d / 'meta.json'}: expected a JSON object, got {type(meta).__name__}")
         if meta.get("format_version") != FORMAT_VERSION:
             raise GraphError(f"{d / 'meta.json'}: field format_version={meta.get('format_version')!r}, "
                              f"expected {FORMAT_VERSION}; rebuild the store")
-        with np.load(d / "graph.npz", allow_pickle=False) as z:  # never unpickle user files
-            for key in ("indptr", "indices"):
-                if key not in z.files:
-                    raise GraphError(f"{d / 'graph.npz'}: array {key!r} missing")
-            indptr, indices = z["indptr"], z["indices"]
-        nodes = pq.ParquetFile(d / "nodes.parquet").read()  # read_table would import pandas (~1.5 s)
+        try:
+            with np.load(d / "graph.npz", allow_pickle=False) as z:  # never unpickle user files
+                for key in ("indptr", "indices"):
+                    if key not in z.files:
+                        raise GraphError(f"{d / 'graph.npz'}: array {key!r} missing")
+                indptr, indices = z["indptr"], z["indices"]
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:  # truncated/damaged: one line
+            if isinstance(exc, GraphError):
+                raise
+            raise GraphError(f"{d / 'graph.npz'}: unreadable ({' '.join(str(exc).split())[:200]})") from None
+        try:
+            nodes = pq.ParquetFile(d / "nodes.parquet").read()  # read_table would import pandas (~1.5 s)
+        except (pa.ArrowException, OSError) as exc:
+            raise GraphError(f"{d / 'nodes.parquet'}: unreadable ({' '.join(str(exc).split())[:200]})") from None
         missing = [f.name for f in NODE_SCHEMA if f.name not in nodes.column_names]
         if missing:
             raise GraphError(f"{d / 'nodes.parquet'}: columns {missing} missing")

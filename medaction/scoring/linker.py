@@ -42,7 +42,8 @@ class Link(msgspec.Struct, frozen=True, kw_only=True):
     node_id: str = ""
     name: str = ""
     score: float = 0.0
-    method: str = "none"  # exact | abbreviation | span | encoder | none
+    method: str = "none"  # exact | abbreviation | span | encoder | none (mention_linker: head | alias | part | cause)
+    mention: str = ""  # the phrase that was linked, where a mention was extracted first (mention_linker.py)
 
 
 def load_abbreviations() -> dict[str, str]:
@@ -143,11 +144,15 @@ class EntityLinker:
             return [(None, 0.0)] * len(texts)
         matrix = self.index.matrix
         q = self.index.encoder.encode([self._query_text(t) for t in texts])
-        sims = q @ matrix.T
-        sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-        sims[:, ~self._entry_mask] = -1.0  # other node types share the index but are not allowed here
-        best = sims.argmax(axis=1)
-        return [(int(self.index.nodes[j]), float(sims[i, j])) for i, j in enumerate(best)]
+        out: list[tuple[int | None, float]] = []
+        step = max(1, (1 << 25) // max(matrix.shape[0], 1))  # ~128 MB of float32 scores per block, any graph size
+        for lo in range(0, q.shape[0], step):
+            sims = q[lo:lo + step] @ matrix.T
+            sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
+            sims[:, ~self._entry_mask] = -1.0  # other node types share the index but are not allowed here
+            best = sims.argmax(axis=1)
+            out += [(int(self.index.nodes[j]), float(sims[i, j])) for i, j in enumerate(best)]
+        return out
 
     # -- API ---------------------------------------------------------------------------------------------
     def link(self, text: str) -> Link:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from medaction.scoring.types import ScoredTrajectory
 from medaction.tree.types import Trajectory
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: decided_by, truth_linked, top1_linked, top1_source (absent in 1 -> null)
 
 SCHEMA = pa.schema(
     [
@@ -38,10 +38,15 @@ SCHEMA = pa.schema(
         ("correct", pa.bool_()),
         ("graph", pa.string()),
         ("scorer", pa.string()),
+        ("decided_by", pa.string()),  # dtc+rac | fallback | correctness | none; "" = not scored
+        ("truth_linked", pa.bool_()),
+        ("top1_linked", pa.list_(pa.bool_())),  # per turn; null = the turn had no top-1
+        ("top1_source", pa.list_(pa.string())),  # per turn: parsed | extracted | ""
         ("prompt_tokens", pa.int64()),
         ("completion_tokens", pa.int64()),
         ("cached_tokens", pa.int64()),
         ("trajectory_json", pa.string()),
+        ("policy_versions", pa.list_(pa.int32())),  # weights version per turn (docs/rl.md); all 0 without updates
     ]
 )
 
@@ -74,10 +79,15 @@ def to_row(st: ScoredTrajectory, *, origin: str = "rollout") -> dict[str, Any]:
         "correct": st.correct,
         "graph": st.graph,
         "scorer": st.scorer,
+        "decided_by": st.decided_by,
+        "truth_linked": st.truth_linked,
+        "top1_linked": list(st.top1_linked),
+        "top1_source": list(st.top1_source),
         "prompt_tokens": sum(n.usage.prompt_tokens for n in t.nodes),
         "completion_tokens": sum(n.usage.completion_tokens for n in t.nodes),
         "cached_tokens": sum(n.usage.cached_tokens for n in t.nodes),
         "trajectory_json": _ENC.encode(t).decode(),
+        "policy_versions": [n.policy_version for n in t.nodes],
     }
 
 
@@ -93,6 +103,10 @@ def from_row(row: dict[str, Any]) -> ScoredTrajectory:
         correct=row.get("correct"),
         graph=row.get("graph") or "",
         scorer=row.get("scorer") or "identity",
+        decided_by=row.get("decided_by") or "",
+        truth_linked=row.get("truth_linked"),
+        top1_linked=tuple(row.get("top1_linked") or ()),
+        top1_source=tuple(row.get("top1_source") or ()),
     )
 
 

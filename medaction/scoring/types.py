@@ -22,3 +22,8 @@ class ScoredTrajectory(msgspec.Struct, frozen=True, kw_only=True):
     correct: bool | None = None  # final diagnosis matches s* (correctness filter)
     graph: str = ""  # which graph scored this (named in every report)
     scorer: str = "identity"
+    # What decided the verdict and what could be measured (docs/design.md "What cannot be measured"):
+    decided_by: str = ""  # "dtc+rac" | "fallback" | "correctness" | "none"; "" = not scored (identity)
+    truth_linked: bool | None = None  # s* linked to the DTC graph; None = not scored
+    top1_linked: tuple[bool | None, ...] = ()  # per turn: top-1 linked / unlinked / None = no top-1 at all
+    top1_source: tuple[str, ...] = ()  # per turn: "parsed" | "extracted" (from free text) | "" (none)

@@ -40,15 +40,17 @@ def run(args: argparse.Namespace) -> int:
     if args.ray_workers is not None:
         cfg = msgspec.structs.replace(cfg, ray=msgspec.structs.replace(cfg.ray, workers=args.ray_workers))
     if args.plan or args.examples_out:
-        from medaction.trainers.examples import write_examples
+        from medaction.trainers.examples import ExampleStats, write_examples
         from medaction.trainers.local import build_examples
 
+        ex_stats = ExampleStats()
         try:
-            table, sel = build_examples(cfg.data)
+            table, sel = build_examples(cfg.data, ex_stats)
         except (ValueError, FileNotFoundError) as exc:
             print(f"medaction train: {exc}", file=sys.stderr)
             return 2
-        out: dict[str, Any] = {"selection": sel.report(), "examples": table.num_rows}
+        out: dict[str, Any] = {"selection": sel.report(), "examples": table.num_rows,
+                               "example_counts": msgspec.structs.asdict(ex_stats)}
         if args.examples_out:
             write_examples(table, args.examples_out)
             out["written"] = args.examples_out

@@ -5,16 +5,18 @@ Paper appendix C defaults: lr 2e-4, 3 epochs, global batch 32; ~10% free-form tr
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
+
+from medaction.config import load_config as load_struct
 
 Filter = Literal["none", "correctness", "dtc+rac"]
 Format = Literal["turn", "chat"]
 Branches = Literal["all", "none", "only"]
-Truncation = Literal["drop", "left"]
+Truncation = Literal["drop", "left", "middle"]
+Unmeasured = Literal["correctness", "keep", "discard"]
 
 
 class _Cfg(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -25,6 +27,10 @@ class DataConfig(_Cfg):
     shards: tuple[str, ...] = ()  # parquet files, directories (read recursively) or globs
     format: Format = "turn"  # turn: one example per kept turn (paper's unit); chat: one per trajectory
     filter: Filter = "dtc+rac"
+    # rows DTC cannot measure, under dtc+rac (docs/design.md "What cannot be measured"): correctness | keep | discard
+    unmeasured: Unmeasured = "correctness"
+    failed_parse: bool = False  # True: turns whose parse failed may still be targets (default: never)
+    dedupe: bool = True  # one example per (tree, node): branches share their prefix turns
     teachers: tuple[str, ...] = ()  # policy_id allow-list; empty = every teacher
     origins: tuple[str, ...] = ()  # "rollout" / "gold"; empty = all
     free_share: float | None = 0.1  # target share of free-form trajectories; None = keep as found
@@ -38,7 +44,10 @@ class ModelConfig(_Cfg):
     loader: str = "hf_dir"  # a registered student loader (see trainers/student.py)
     path: str = ""  # model dir for hf_dir; GGUF/dir override for smollm2
     max_length: int = 2048
-    truncation: Truncation = "left"  # never cuts the assistant span: left-truncates the prompt or drops
+    # never cuts the assistant span. middle: drop the fewest oldest test results of the record (system, o1 and the
+    # latest result stay; trainers/tokens.py), left-cut only if still too long; left: cut prompt tokens from the
+    # start; drop: drop the example
+    truncation: Truncation = "middle"
     packing: bool = False
 
 
@@ -87,38 +96,5 @@ class TrainConfig(_Cfg):
     ray: RayConfig = RayConfig()
 
 
-def _parse_value(text: str) -> Any:
-    """TOML literal when it parses (numbers, bools, arrays, quoted strings), else the bare string."""
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set {item!r}: expected KEY=VALUE (e.g. optim.lr=1e-4)")
-        node = raw
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ValueError(f"--set {item!r}: {part!r} is not a table")
-        node[parts[-1]] = _parse_value(value.strip())
-    return raw
-
-
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"{path}: invalid TOML: {exc}") from exc
-    raw = apply_overrides(raw, overrides or [])
-    try:
-        return msgspec.convert(raw, TrainConfig, strict=False)
-    except msgspec.ValidationError as exc:
-        raise ValueError(f"{path or '<overrides>'}: {exc}") from exc
+    return load_struct(path, overrides or [], TrainConfig)

@@ -7,13 +7,19 @@ Two formats (DESIGN "Outputs"):
   with the oracle's replies, up to the last kept turn; loss only on kept assistant turns (pruned turns stay as
   context so the conversation stays coherent).
 
+Targets are clean: a turn whose parse failed is never a target (context only, unless `data.failed_parse`), and
+an identical (prompt, target) pair is emitted once (shared branch prefixes are claimed once by the selection;
+identical texts from different nodes are dropped here, within what one call sees). Both are counted (`ExampleStats`).
+
 The output table has a `messages` column (list of {role, content}) that `datasets` and TRL load, plus `train_on`
 (one bool per message) and provenance columns (case, teacher, tree, node path, seed, scores).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -47,6 +53,21 @@ EXAMPLE_SCHEMA = pa.schema(
 )
 
 
+class ExampleStats(msgspec.Struct, kw_only=True):
+    examples: int = 0
+    failed_parse: int = 0  # turns left out as targets because their parse failed
+    duplicates: int = 0  # examples identical to one already emitted
+
+
+def _fingerprint(ex: dict[str, Any]) -> bytes:
+    body = msgspec.json.encode([[m["role"], m["content"]] for m in ex["messages"]] + [ex["train_on"]])
+    return hashlib.blake2b(body, digest_size=16).digest()
+
+
+def _usable(node: Node, failed_parse: bool) -> bool:
+    return failed_parse or node.turn.parse != "failed"
+
+
 def format_replies(node: Node) -> str:
     """The oracle's answers to the tests ordered at `node`, as the next user message of a chat example."""
     if not node.replies:
@@ -68,11 +89,16 @@ def _meta(row: dict[str, Any], node: Node, turn: int) -> dict[str, Any]:
     }
 
 
-def turn_examples(row: dict[str, Any], turns: tuple[int, ...]) -> list[dict[str, Any]]:
+def turn_examples(row: dict[str, Any], turns: tuple[int, ...], *, failed_parse: bool = False,
+                  stats: ExampleStats | None = None) -> list[dict[str, Any]]:
     nodes = from_row(row).trajectory.nodes
     out = []
     for t in turns:
         node = nodes[t - 1]
+        if not _usable(node, failed_parse):
+            if stats is not None:
+                stats.failed_parse += 1
+            continue
         if not node.messages or not node.turn.raw.strip():
             log.warning("row %s turn %d: no prompt messages or empty output; no example", row_key(row), t)
             continue
@@ -82,7 +108,8 @@ def turn_examples(row: dict[str, Any], turns: tuple[int, ...]) -> list[dict[str,
     return out
 
 
-def chat_example(row: dict[str, Any], turns: tuple[int, ...]) -> list[dict[str, Any]]:
+def chat_example(row: dict[str, Any], turns: tuple[int, ...], *, failed_parse: bool = False,
+                 stats: ExampleStats | None = None) -> list[dict[str, Any]]:
     nodes = from_row(row).trajectory.nodes
     if not nodes[0].messages:
         log.warning("row %s: turn 1 has no prompt messages; no example", row_key(row))
@@ -94,7 +121,10 @@ def chat_example(row: dict[str, Any], turns: tuple[int, ...]) -> list[dict[str, 
     for t in range(1, last + 1):
         node = nodes[t - 1]
         msgs.append({"role": "assistant", "content": node.turn.raw})
-        train_on.append(t in kept and bool(node.turn.raw.strip()))
+        usable = _usable(node, failed_parse)
+        if t in kept and not usable and stats is not None:
+            stats.failed_parse += 1
+        train_on.append(t in kept and usable and bool(node.turn.raw.strip()))
         if t < last:
             msgs.append({"role": "user", "content": format_replies(node)})
             train_on.append(False)
@@ -104,22 +134,36 @@ def chat_example(row: dict[str, Any], turns: tuple[int, ...]) -> list[dict[str, 
              "dtc": None, "rac": None}]
 
 
-def examples_from_rows(rows: list[dict[str, Any]], cfg: DataConfig, keys: frozenset[str] | None,
-                       *, source: str = "shard") -> list[dict[str, Any]]:
-    """Examples of the selected rows (`keys` from selection.plan; None = every row passing nothing else)."""
+def examples_from_rows(rows: list[dict[str, Any]], cfg: DataConfig, turns: Mapping[str, tuple[int, ...]] | None,
+                       *, source: str = "shard", stats: ExampleStats | None = None,
+                       seen: set[bytes] | None = None) -> list[dict[str, Any]]:
+    """Examples of the selected rows (`turns`: row key -> turns, `Selection.turns` from selection.plan; None =
+    every row, its filter's turns). `seen` carries the de-duplication across calls (one set per build)."""
     out: list[dict[str, Any]] = []
+    stats = stats if stats is not None else ExampleStats()
+    seen = seen if seen is not None else set()
     build = turn_examples if cfg.format == "turn" else chat_example
     for row in rows:
-        if keys is not None and row_key(row) not in keys:
-            continue
-        turns = kept_turn_numbers(row, cfg.filter)
-        if not turns:
+        if turns is not None:
+            mine = turns.get(row_key(row), ())
+        else:
+            mine = kept_turn_numbers(row, cfg.filter, cfg.unmeasured)
+        if not mine:
             continue
         try:
-            out.extend(build(row, turns))
+            built = build(row, mine, failed_parse=cfg.failed_parse, stats=stats)
         except (msgspec.DecodeError, msgspec.ValidationError, IndexError) as exc:
             # Bad record: name it and go on; good records still go through.
             log.error("%s: record %s: field trajectory_json: %s; skipped", source, row_key(row), exc)
+            continue
+        for ex in built:
+            fp = _fingerprint(ex)
+            if cfg.dedupe and fp in seen:
+                stats.duplicates += 1
+                continue
+            seen.add(fp)
+            stats.examples += 1
+            out.append(ex)
     return out
 
 
@@ -127,9 +171,10 @@ def examples_table(rows: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=EXAMPLE_SCHEMA)
 
 
-def examples_batch(batch: pa.Table, cfg: DataConfig, keys: frozenset[str] | None) -> pa.Table:
-    """Ray Data `map_batches` body (batch_format="pyarrow"); also used by the local path."""
-    return examples_table(examples_from_rows(batch.to_pylist(), cfg, keys))
+def examples_batch(batch: pa.Table, cfg: DataConfig, turns: Mapping[str, tuple[int, ...]] | None) -> pa.Table:
+    """Ray Data `map_batches` body (batch_format="pyarrow"); identical texts are de-duplicated within the batch
+    (shared branch prefixes already across the whole selection)."""
+    return examples_table(examples_from_rows(batch.to_pylist(), cfg, turns))
 
 
 def write_examples(table: pa.Table, path: str) -> None:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from medaction.trainers.config import DataConfig, TrainConfig
-from medaction.trainers.examples import examples_from_rows, examples_table
+from medaction.trainers.examples import ExampleStats, examples_from_rows, examples_table
 from medaction.trainers.loop import MicroBatches, TrainResult, train_loop
 from medaction.trainers.selection import Selection, plan
 from medaction.trainers.student import load_student
@@ -22,12 +22,14 @@ from medaction.trainers.tokens import TokenStats, tokenize_rows
 log = logging.getLogger(__name__)
 
 
-def build_examples(cfg: DataConfig) -> tuple[pa.Table, Selection]:
+def build_examples(cfg: DataConfig, stats: ExampleStats | None = None) -> tuple[pa.Table, Selection]:
     """Every selected example as one table (EXAMPLE_SCHEMA), read shard by shard."""
     files, sel = plan(cfg)
     rows: list[dict[str, Any]] = []
+    seen: set[bytes] = set()
     for f in files:
-        rows.extend(examples_from_rows(pq.read_table(f).to_pylist(), cfg, sel.keys, source=str(f)))
+        rows.extend(examples_from_rows(pq.read_table(f).to_pylist(), cfg, sel.turns, source=str(f), stats=stats,
+                                       seen=seen))
     if cfg.max_examples is not None:
         rows = rows[: cfg.max_examples]
     return examples_table(rows), sel
@@ -56,7 +58,8 @@ def print_reporter(log_path: Path | None = None):  # -> Reporter
 
 def train_local(cfg: TrainConfig, report=None) -> TrainResult:
     model, tok = load_student(cfg.model)
-    table, sel = build_examples(cfg.data)
+    ex_stats = ExampleStats()
+    table, sel = build_examples(cfg.data, ex_stats)
     stats = TokenStats()
     rows = tokenize_rows(table.to_pylist(), tok, max_length=cfg.model.max_length, truncation=cfg.model.truncation,
                          packing=cfg.model.packing, stats=stats)
@@ -68,5 +71,6 @@ def train_local(cfg: TrainConfig, report=None) -> TrainResult:
     result = train_loop(cfg, model, tok, micro_batches(rows, cfg.optim.micro_batch, cfg.optim.seed), len(rows),
                         report)
     result["selection"] = sel.report()
+    result["examples"] = {f: getattr(ex_stats, f) for f in ex_stats.__struct_fields__}
     result["tokenisation"] = {f: getattr(stats, f) for f in stats.__struct_fields__}
     return result

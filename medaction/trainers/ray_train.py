@@ -32,7 +32,7 @@ def examples_dataset(cfg: DataConfig) -> tuple[Any, Selection]:
 
     files, sel = plan(cfg)
     ds = ray.data.read_parquet([str(f) for f in files], num_cpus=DATA_TASK_CPUS)
-    ds = ds.map_batches(examples_batch, fn_kwargs={"cfg": cfg, "keys": sel.keys}, batch_format="pyarrow",
+    ds = ds.map_batches(examples_batch, fn_kwargs={"cfg": cfg, "turns": sel.turns}, batch_format="pyarrow",
                         batch_size=64, num_cpus=DATA_TASK_CPUS)
     if cfg.max_examples is not None:
         ds = ds.limit(cfg.max_examples)
@@ -70,18 +70,23 @@ def _worker(config: dict[str, Any]) -> None:
     shard = ray.train.get_dataset_shard("train")
     rank = ray.train.get_context().get_world_rank()
 
-    seen = {"left_truncated": 0}  # this worker's count (dropped examples are logged by the data tasks)
+    # this worker's counts (dropped examples are logged by the data tasks)
+    seen = {"left_truncated": 0, "record_shortened": 0, "record_items_dropped": 0}
 
     def batches(epoch: int):
         for b in shard.iter_batches(batch_size=cfg.optim.micro_batch, batch_format="pyarrow"):
             rows = b.to_pylist()
             seen["left_truncated"] += sum(r["status"] == "left_truncated" for r in rows)
+            seen["record_shortened"] += sum(r["status"] == "record_shortened" for r in rows)
+            seen["record_items_dropped"] += sum(r.get("record_dropped") or 0 for r in rows)
             yield rows
 
     def report(metrics: dict[str, Any], checkpoint: Path | None) -> None:
         ckpt = ray.train.Checkpoint.from_directory(str(checkpoint)) if checkpoint and rank == 0 else None
         extra = {"checkpoint_dir": str(checkpoint) if checkpoint else "",
-                 "left_truncated_rank": seen["left_truncated"]}
+                 "left_truncated_rank": seen["left_truncated"],
+                 "record_shortened_rank": seen["record_shortened"],
+                 "record_items_dropped_rank": seen["record_items_dropped"]}
         ray.train.report({**metrics, **extra}, checkpoint=ckpt)
 
     model, tok = load_student(cfg.model)

@@ -1,8 +1,17 @@
 """Which shard rows become training data: filter, teacher, origin, branches, free-form share, size cap.
 
 Runs on the scalar columns only (never decodes `trajectory_json`), so planning over millions of rows is cheap and
-the Ray Data pipeline then only needs the set of selected row keys. Sub-sampling is a deterministic hash order of
-(seed, row key): the same config always selects the same rows, and a smaller cap selects a subset of a larger one.
+the Ray Data pipeline then only needs the selected rows' turn numbers. Sub-sampling is a deterministic hash order
+of (seed, row key): the same config always selects the same rows, and a smaller cap selects a subset of a larger one.
+
+What cannot be measured (docs/design.md; the same rule as scoring/filters.py): under the dtc+rac filter a row
+the scorer handed to the fallback (`decided_by` = "fallback"), or an older row whose DTC has fewer than two linked
+turns, is selected by `data.unmeasured` (default "correctness": whole iff `correct` is true), never kept on DTC's
+silence. Rows decided by DTC/RAC keep their `kept_turns`.
+
+Shared branch prefixes: the turns a branch shares with its parent path are the same nodes (tree/tree.py names
+them by path), so each (tree, node) yields one example: the first selected row in hash order claims it, later
+rows skip it (`duplicate_turns` in the report).
 """
 
 from __future__ import annotations
@@ -16,21 +25,28 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from medaction.scoring.filters import fallback
+from medaction.scoring.metrics import measurable
 from medaction.trainers.config import DataConfig
 
 SCALAR_COLUMNS = (
     "tree_id", "case_id", "policy_id", "path", "origin", "mode", "branched", "verdict", "correct", "kept_turns",
-    "n_turns",
+    "n_turns", "dtc", "decided_by",
 )
+OPTIONAL_COLUMNS = frozenset({"dtc", "decided_by"})  # absent in schema-1 shards
 
 
 class Selection(msgspec.Struct, frozen=True, kw_only=True):
     keys: frozenset[str]
+    turns: dict[str, tuple[int, ...]] = {}  # row key -> 1-based turns that yield examples (after de-duplication)
     n_rows: int  # rows read
     n_passed_filter: int  # after filter / teacher / origin / branches
     n_selected: int  # after free-form share and caps
     n_free: int  # selected free-form trajectories
     n_turn_examples: int  # per-turn examples the selection yields (before tokenisation drops)
+    n_fallback: int = 0  # selected rows decided by the unmeasured rule, not by DTC/RAC
+    n_duplicate_turns: int = 0  # kept turns left out because another selected row already yields that node
+    n_unmeasured: int = 0  # rows read that DTC could not decide (dtc+rac only): they went to data.unmeasured
 
     def report(self) -> dict[str, Any]:
         share = self.n_free / self.n_selected if self.n_selected else 0.0
@@ -38,6 +54,8 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
             "rows": self.n_rows, "passed_filter": self.n_passed_filter, "selected": self.n_selected,
             "retention": round(self.n_selected / self.n_rows, 4) if self.n_rows else 0.0,
             "free_share": round(share, 4), "turn_examples": self.n_turn_examples,
+            "fallback_rows": self.n_fallback, "duplicate_turns": self.n_duplicate_turns,
+            "unmeasured_rows": self.n_unmeasured,
         }
 
 
@@ -68,12 +86,48 @@ def _rank(seed: int, key: str) -> bytes:
     return hashlib.blake2b(f"{seed}|{key}".encode(), digest_size=8).digest()
 
 
-def kept_turn_numbers(row: dict[str, Any], flt: str) -> tuple[int, ...]:
-    """1-based turns that yield examples: every turn unless the dtc+rac filter pruned some."""
+def unmeasured_row(row: dict[str, Any]) -> bool:
+    """DTC could not decide this row: the scorer said so, or (older rows) fewer than two linked turns."""
+    by = row.get("decided_by") or ""
+    if by == "fallback":
+        return True
+    if by == "dtc+rac":
+        return False
+    return not measurable(list(row.get("dtc") or ()))
+
+
+def kept_turn_numbers(row: dict[str, Any], flt: str, unmeasured: str = "correctness") -> tuple[int, ...]:
+    """1-based turns that yield examples: every turn unless the dtc+rac filter pruned some; what DTC could not
+    measure follows `unmeasured` (scoring.filters.fallback)."""
     n = int(row.get("n_turns") or 0)
     if flt == "dtc+rac":
+        if unmeasured_row(row):
+            return fallback(n, row.get("correct"), unmeasured)[0]
         return tuple(t for t in (row.get("kept_turns") or ()) if 1 <= t <= n)
     return tuple(range(1, n + 1))
+
+
+def path_node_ids(leaf: str) -> list[str]:
+    """Node ids from turn 1 to the leaf, from the leaf's path id (naming of tree/tree.py: "r1", "r1.1", ...,
+    branch "P.b0.1", ...). Raises ValueError on an id that does not follow it."""
+    i = leaf.rfind(".b")
+    if i < 0:
+        line, _, step = leaf.partition(".")
+        return [line] + [f"{line}.{k}" for k in range(1, int(step or 0) + 1)]
+    parent, (branch, step) = leaf[:i], leaf[i + 1:].split(".")
+    return path_node_ids(parent) + [f"{parent}.{branch}.{k}" for k in range(1, int(step) + 1)]
+
+
+def _turn_nodes(row: dict[str, Any]) -> list[str]:
+    """One key per turn; node ids where the path follows the tree naming, else keys unique to this row."""
+    n = int(row.get("n_turns") or 0)
+    try:
+        ids = path_node_ids(str(row["path"]))
+    except ValueError:
+        ids = []
+    if len(ids) != n:
+        ids = [f"{row['path']}#{t}" for t in range(1, n + 1)]
+    return [f"{row['tree_id']}|{x}" for x in ids]
 
 
 def passes(row: dict[str, Any], cfg: DataConfig) -> bool:
@@ -86,9 +140,7 @@ def passes(row: dict[str, Any], cfg: DataConfig) -> bool:
         return False
     if cfg.filter == "correctness" and row.get("correct") is not True:
         return False
-    if cfg.filter == "dtc+rac" and row.get("verdict") == "discarded":
-        return False
-    return bool(kept_turn_numbers(row, cfg.filter))
+    return bool(kept_turn_numbers(row, cfg.filter, cfg.unmeasured))
 
 
 def select_rows(rows: list[dict[str, Any]], cfg: DataConfig) -> Selection:
@@ -106,13 +158,28 @@ def select_rows(rows: list[dict[str, Any]], cfg: DataConfig) -> Selection:
     chosen = sorted(free + structured, key=lambda r: _rank(cfg.seed, row_key(r)))
     if cfg.max_trajectories is not None:
         chosen = chosen[: cfg.max_trajectories]
+    turns: dict[str, tuple[int, ...]] = {}
+    seen: set[str] = set()
+    dup = 0
+    for r in chosen:  # hash order: the first row holding a node claims its example
+        kept = kept_turn_numbers(r, cfg.filter, cfg.unmeasured)
+        nodes = _turn_nodes(r)
+        mine = tuple(t for t in kept if nodes[t - 1] not in seen) if cfg.dedupe else kept
+        seen.update(nodes[t - 1] for t in mine)
+        dup += len(kept) - len(mine)
+        if mine:
+            turns[row_key(r)] = mine
     return Selection(
-        keys=frozenset(row_key(r) for r in chosen),
+        keys=frozenset(turns),
+        turns=turns,
         n_rows=len(rows),
         n_passed_filter=len(passed),
-        n_selected=len(chosen),
-        n_free=sum(r["mode"] == "free" for r in chosen),
-        n_turn_examples=sum(len(kept_turn_numbers(r, cfg.filter)) for r in chosen),
+        n_selected=len(turns),
+        n_free=sum(r["mode"] == "free" for r in chosen if row_key(r) in turns),
+        n_turn_examples=sum(len(t) for t in turns.values()),
+        n_fallback=sum(1 for r in chosen if row_key(r) in turns and cfg.filter == "dtc+rac" and unmeasured_row(r)),
+        n_duplicate_turns=dup,
+        n_unmeasured=sum(1 for r in rows if unmeasured_row(r)) if cfg.filter == "dtc+rac" else 0,
     )
 
 
@@ -120,7 +187,9 @@ def read_scalars(files: list[Path]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for f in files:
         try:
-            table: pa.Table = pq.read_table(f, columns=list(SCALAR_COLUMNS))
+            names = set(pq.read_schema(f).names)
+            table: pa.Table = pq.read_table(f, columns=[c for c in SCALAR_COLUMNS
+                                                        if c in names or c not in OPTIONAL_COLUMNS])
         except (pa.ArrowInvalid, KeyError, OSError) as exc:
             raise ValueError(f"{f}: not a medaction shard ({exc})") from exc
         rows.extend(table.to_pylist())

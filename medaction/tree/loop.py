@@ -12,6 +12,10 @@ Turn rules (documented decisions):
 - A turn that is unparseable, or parses but neither orders tests nor commits (e.g. a differential only), gets ONE
   repair retry with a short corrective message; if the retry is still unusable the line stops "parse_failed" and
   the node's turn is marked parse="failed" (so no trainer uses it).
+- A reply cut at the token limit (the completion's finish_reason "length") is never parsed as complete: the turn is
+  marked truncated (parse="failed") and gets the repair retry asking for a shorter reply; a retry cut again stops
+  the line "truncated". `usage.truncated` counts the cut calls of a turn. Separate reasoning (reasoning_content, a
+  <think> block) is the turn's reasoning (policies/reasoning.py says where it goes in the stored text).
 - The last turn must commit: a last turn that orders tests gets the repair retry; if it still does not commit, the
   line stops "max_turns" and its tests are not sent to the oracle.
 - Policy exceptions -> "policy_error", TimeoutError -> "timeout", with the error text on the outcome; the failed
@@ -33,7 +37,8 @@ from medaction.envs.types import Environment, OracleReply
 from medaction.policies.base import Policy
 from medaction.policies.context import Problem, build_context, reasoning_block, repair_messages
 from medaction.policies.parser import parse_turn
-from medaction.policies.types import Message, Mode, SamplingParams, Turn
+from medaction.policies.reasoning import completion_turn
+from medaction.policies.types import Completion, Message, Mode, SamplingParams, Turn
 from medaction.tree.seeds import node_seed
 from medaction.tree.tree import first_step, make_trajectory, node_id, root_line, tree_id_for
 from medaction.tree.types import Node, StopReason, Trajectory, Usage
@@ -103,7 +108,9 @@ def build_messages(state: RolloutState) -> tuple[Message, ...]:
 
 
 def problem_of(state: RolloutState, turn: Turn) -> Problem | None:
-    """Why a turn cannot be used as it is, or None. A final diagnosis is always usable."""
+    """Why a turn cannot be used as it is, or None. A final diagnosis is usable unless the reply was cut."""
+    if turn.truncated:
+        return "truncated"
     if turn.final_diagnosis:
         return None
     if turn.parse == "failed":
@@ -117,7 +124,7 @@ def problem_of(state: RolloutState, turn: Turn) -> Problem | None:
 
 def tests_to_send(state: RolloutState, turn: Turn) -> tuple[str, ...]:
     """The tests the oracle must answer for this turn: none when it commits or is unusable."""
-    if turn.final_diagnosis or problem_of(state, turn) is not None:
+    if problem_of(state, turn) is not None or turn.final_diagnosis:
         return ()
     return turn.tests
 
@@ -129,7 +136,9 @@ def apply_turn(state: RolloutState, turn: Turn, replies: Sequence[OracleReply]) 
     n = state.turn + 1
     problem = problem_of(state, turn)
     stop: StopReason | None
-    if turn.final_diagnosis:
+    if problem == "truncated":
+        stop = "truncated"
+    elif turn.final_diagnosis:
         stop = "final"
     elif problem == "must_commit":
         stop = "max_turns"
@@ -176,13 +185,13 @@ class _Calls:
     """Token and time totals over the (at most two) policy calls of one turn."""
 
     def __init__(self) -> None:
-        self.prompt = self.completion = self.cached = 0
+        self.prompt = self.completion = self.cached = self.truncated = 0
         self.llm_s = 0.0
 
     async def complete(
         self, policy: Policy, messages: Sequence[Message], *, session: str, seed: int, params: SamplingParams,
         timeout_s: float | None,
-    ) -> str:
+    ) -> Completion:
         t0 = time.perf_counter()
         try:
             call = policy.complete(messages, session=session, seed=seed, params=params)
@@ -192,11 +201,12 @@ class _Calls:
         self.prompt += comp.prompt_tokens
         self.completion += comp.completion_tokens
         self.cached += comp.cached_tokens
-        return comp.text
+        self.truncated += comp.finish_reason == "length"
+        return comp
 
     def usage(self, *, oracle_s: float = 0.0, repaired: bool = False) -> Usage:
         return Usage(prompt_tokens=self.prompt, completion_tokens=self.completion, cached_tokens=self.cached,
-                     llm_s=self.llm_s, oracle_s=oracle_s, repaired=repaired)
+                     llm_s=self.llm_s, oracle_s=oracle_s, repaired=repaired, truncated=self.truncated)
 
 
 async def run_turn(
@@ -221,14 +231,14 @@ async def run_turn(
                            usage=calls.usage(repaired=repaired), state=new, stop=stop, error=_error_text(exc))
 
     try:
-        text = await calls.complete(policy, messages, session=session, seed=seed, params=params, timeout_s=timeout_s)
-        turn = parse_turn(text, mode=state.mode)
+        comp = await calls.complete(policy, messages, session=session, seed=seed, params=params, timeout_s=timeout_s)
+        turn = completion_turn(comp, mode=state.mode)
         problem = problem_of(state, turn)
         if problem is not None:
             repaired = True
-            retry = repair_messages(messages, text, problem)
-            text = await calls.complete(policy, retry, session=session, seed=seed, params=params, timeout_s=timeout_s)
-            turn = parse_turn(text, mode=state.mode)
+            retry = repair_messages(messages, comp.text, problem)
+            comp = await calls.complete(policy, retry, session=session, seed=seed, params=params, timeout_s=timeout_s)
+            turn = completion_turn(comp, mode=state.mode)
     except (TimeoutError, asyncio.TimeoutError) as exc:
         return stopped("timeout", exc)
     except Exception as exc:  # noqa: BLE001 - any backend failure ends this line, never the run

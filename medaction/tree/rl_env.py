@@ -2,24 +2,20 @@
 step(text) -> (messages, reward, done, info). Built on loop.build_messages/advance: no second copy of the loop.
 
 Rewards are pluggable (`RewardFn`). `TerminalCorrectness` pays 1.0 when the line ends with a final diagnosis that
-matches the ground truth (normalised string equality or content-token overlap), else 0.0. The DTC-shaped reward
-arrives with scoring as another RewardFn.
+names the ground truth by the one diagnosis equivalence (medaction.envs.diagnosis.same_diagnosis, the same decision
+as the offline judge and the scorer's `correct` field), else 0.0. It is defined here because the env needs no graph;
+every reward (this one re-exported) lives in `medaction.scoring.rewards`: `StepReward` pays the rollout API's
+per-turn rewards step by step (docs/rl.md). Adapters for verl and SkyRL: `medaction.rl.adapters`.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any, Protocol
 
+from medaction.envs.diagnosis import same_diagnosis
 from medaction.envs.types import Environment
 from medaction.policies.types import Message, Mode, Turn
 from medaction.tree.loop import Answerer, RolloutState, advance, build_messages, initial_state
-
-_STOPWORDS = frozenset(
-    "a an and the of with without in on to due secondary primary acute chronic disease disorder syndrome type".split()
-)
-
 
 class RewardFn(Protocol):
     """Reward for the step that produced `turn` and led to `state` (state.done says whether the episode ended)."""
@@ -27,34 +23,11 @@ class RewardFn(Protocol):
     def __call__(self, env: Environment, state: RolloutState, turn: Turn) -> float: ...
 
 
-def normalise_diagnosis(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    text = re.sub(r"\([^)]*\)", " ", text)  # drop parentheticals: "(MG)"
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
-
-
-def diagnosis_match(predicted: str, truth: str, *, min_overlap: float = 0.6) -> bool:
-    """Equal after normalisation, or content-token overlap (Dice) >= min_overlap."""
-    p, t = normalise_diagnosis(predicted), normalise_diagnosis(truth)
-    if not p or not t:
-        return False
-    if p == t:
-        return True
-    pt = {w for w in p.split() if w not in _STOPWORDS}
-    tt = {w for w in t.split() if w not in _STOPWORDS}
-    if not pt or not tt:
-        return False
-    return 2 * len(pt & tt) / (len(pt) + len(tt)) >= min_overlap
-
-
 class TerminalCorrectness:
-    def __init__(self, *, min_overlap: float = 0.6) -> None:
-        self.min_overlap = min_overlap
-
     def __call__(self, env: Environment, state: RolloutState, turn: Turn) -> float:
         if not (state.done and state.stop == "final" and state.final_diagnosis):
             return 0.0
-        return 1.0 if diagnosis_match(state.final_diagnosis, env.diagnosis, min_overlap=self.min_overlap) else 0.0
+        return 1.0 if same_diagnosis(state.final_diagnosis, env.diagnosis) else 0.0
 
 
 class ClinicalEnv:

@@ -204,9 +204,6 @@ class TreeScheduler(Generic[S]):
             return len(self._heaps.get(lane, ()))
         return sum(len(h) for h in self._heaps.values())
 
-    def lanes(self) -> list[Lane]:
-        return [lane for lane, h in self._heaps.items() if h]
-
     # ---- internals -----------------------------------------------------------------------------------------
     def _rng(self, tree: _Tree[S], salt: str) -> random.Random:
         return random.Random(node_seed(self.run_seed, tree.case_id, tree.policy_id, salt))

@@ -9,7 +9,8 @@ import msgspec
 from medaction.envs.types import OracleReply
 from medaction.policies.types import Message, Turn
 
-StopReason = Literal["final", "max_turns", "parse_failed", "policy_error", "timeout"]
+# "truncated": the reply was cut at the token limit twice (first reply and its repair retry)
+StopReason = Literal["final", "max_turns", "parse_failed", "truncated", "policy_error", "timeout"]
 
 
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,6 +20,7 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
     llm_s: float = 0.0
     oracle_s: float = 0.0
     repaired: bool = False  # a repair retry was needed for this turn
+    truncated: int = 0  # policy calls of this turn cut at the token limit (0-2)
 
 
 class Node(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,6 +35,7 @@ class Node(msgspec.Struct, frozen=True, kw_only=True):
     messages: tuple[Message, ...] = ()  # the exact prompt the policy saw at this turn
     mode: str = "structured"
     usage: Usage = Usage()
+    policy_version: int = 0  # version of the weights that produced this turn (docs/rl.md, "Weight updates")
 
 
 class Trajectory(msgspec.Struct, frozen=True, kw_only=True):

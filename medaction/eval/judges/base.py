@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from medaction.envs.types import TestItem
+from medaction.registry import Registry
 
 
 class Judge(Protocol):
@@ -25,21 +26,13 @@ class Judge(Protocol):
 
 
 JudgeFactory = Callable[[Any], Judge]
-_JUDGES: dict[str, JudgeFactory] = {}
-
-
-def register_judge(name: str) -> Callable[[JudgeFactory], JudgeFactory]:
-    def deco(factory: JudgeFactory) -> JudgeFactory:
-        _JUDGES[name] = factory
-        return factory
-
-    return deco
+# name -> factory `config -> Judge` (medaction/registry.py). "offline" needs no model; "llm" takes
+# {"policy": NAME, "policy_config": {...}}.
+JUDGES: Registry[JudgeFactory] = Registry("judge", {
+    "offline": "medaction.eval.judges.offline:build_offline_judge",
+    "llm": "medaction.eval.judges.llm:build_llm_judge",
+})
 
 
 def build_judge(name: str, config: Any = None) -> Judge:
-    """Build a judge: "offline" (default, no model) or "llm" (config: {"policy": NAME, "policy_config": {...}})."""
-    from medaction.eval.judges import llm, offline  # noqa: F401  (register on import)
-
-    if name not in _JUDGES:
-        raise KeyError(f"unknown judge {name!r}; known: {', '.join(sorted(_JUDGES))}")
-    return _JUDGES[name](config)
+    return JUDGES.get(name)(config)

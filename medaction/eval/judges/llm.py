@@ -13,20 +13,19 @@ from typing import Any
 import msgspec
 
 from medaction.envs.types import TestItem
-from medaction.eval.judges.base import register_judge
 from medaction.eval.judges.verdicts import parse_covered, parse_verdict
 from medaction.policies.base import Policy, PolicyError
 from medaction.policies.types import Message, SamplingParams
 
-JUDGE_PROMPT_VERSION = "eval-judge-v1"
+JUDGE_PROMPT_VERSION = "eval-judge-v2"
 
 SYSTEM = "You are a meticulous clinical evaluator. Follow the output format exactly."
 
+# MedR-Bench's judging rule, as stated, with no leniency of our own (docs/eval.md).
 DIAGNOSIS_PROMPT = """Decide whether a predicted final diagnosis is correct against the ground-truth diagnosis.
-Rules (MedR-Bench): the prediction is Correct if it names the same disease as the ground truth, including
-aliases, synonyms, abbreviations, or a more specific form of it; a prediction that names the ground-truth disease
-together with extra complications or causes is also Correct. A broader category, a different disease, or a
-symptom instead of a disease is Wrong.
+Rule (MedR-Bench): the prediction is Correct when it names the true disease or an accepted alias of it, even if it
+adds extra detail or complications. It is Wrong when it names only a broader class of the disease or a different
+disease.
 
 Ground truth: {truth}
 Prediction: {predicted}
@@ -42,6 +41,17 @@ Documented tests:
 Requested test: {request}
 
 Answer on the last line with a JSON object, e.g. {{"covered": [2, 5]}}, or {{"covered": []}} if none."""
+
+# MedR-Bench checks each side's items against the other side's text: the reverse question, per documented test.
+TESTS_REVERSE_PROMPT = """A case documents the test below. Decide which of the doctor's requested tests cover it (the
+request would return this documented result).
+
+Requested tests:
+{requests}
+
+Documented test: {item}
+
+Answer on the last line with a JSON object, e.g. {{"covered": [1, 3]}}, or {{"covered": []}} if none."""
 
 
 class LLMJudgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -87,10 +97,28 @@ class LLMJudge:
             return ()
         return got
 
+    async def _one_item(self, item: TestItem, requests: Sequence[str]) -> tuple[int, ...]:
+        listing = "\n".join(f"{i + 1}. {r}" for i, r in enumerate(requests))
+        name = item.name + (f" ({item.category})" if item.category else "")
+        text = await self._ask(TESTS_REVERSE_PROMPT.format(requests=listing, item=name), session="judge-tests")
+        got = parse_covered(text, len(requests))
+        if got is None:
+            self.unparsed += 1
+            return ()
+        return got
+
     async def match_tests(self, requests: Sequence[str], menu: Sequence[TestItem]) -> list[tuple[int, ...]]:
-        if not menu:
+        """MedR-Bench's procedure: each request is checked against the documented tests (precision side) and each
+        documented test against the requests (recall side); request i covers item j when either check says so."""
+        if not menu or not requests:
             return [() for _ in requests]
-        return list(await asyncio.gather(*(self._one_test(r, menu) for r in requests)))
+        forward = await asyncio.gather(*(self._one_test(r, menu) for r in requests))
+        reverse = await asyncio.gather(*(self._one_item(t, requests) for t in menu))
+        out = [set(f) for f in forward]
+        for j, covered_by in enumerate(reverse):
+            for i in covered_by:
+                out[i].add(j)
+        return [tuple(sorted(s)) for s in out]
 
     async def same_diagnosis(self, predicted: str, truth: str) -> bool:
         if not predicted.strip():
@@ -103,8 +131,7 @@ class LLMJudge:
         return v
 
 
-@register_judge("llm")
-def _build(config: object) -> LLMJudge:
+def build_llm_judge(config: object) -> LLMJudge:
     from medaction.policies.base import build
 
     cfg = config if isinstance(config, LLMJudgeConfig) else msgspec.convert(config or {}, LLMJudgeConfig)

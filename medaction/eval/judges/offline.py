@@ -1,5 +1,7 @@
-"""The offline judge: the oracle's deterministic TestMatcher for tests; linked-node equality, aliases and close
-string match for diagnoses. No model, deterministic, so it is the default and is measured against hand labels."""
+"""The offline judge: the oracle's deterministic TestMatcher for tests; the one diagnosis equivalence
+(medaction.envs.diagnosis.same_diagnosis, shared with the scorer and the RL rewards) for diagnoses, optionally
+widened by linked-node equality. No model call, deterministic, so it is the default; its agreement with an LLM
+judge's labels is measured by bench/judge_agreement.py (docs/eval.md)."""
 
 from __future__ import annotations
 
@@ -7,30 +9,29 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from medaction.envs.diagnosis import same_diagnosis
 from medaction.envs.types import TestItem
-from medaction.eval.judges.base import register_judge
-from medaction.eval.judges.diagnosis_text import text_equivalent
 
 # free text -> graph node id, or None when unlinked (injected; the scoring layer's linker when available)
 LinkFn = Callable[[str], str | None]
 
 
 class OfflineJudgeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    linker: bool = True  # use the scoring layer's linker for node equality when it is installed
-    string_ratio: float = 0.88
+    # Linked-node equality on top of the text equivalence. Off by default: a wrong link turns a wrong answer into
+    # a "correct" one, and false-correct is the costly error for training data.
+    linker: bool = False
 
 
 class OfflineJudge:
     name = "offline"
 
-    def __init__(self, *, link: LinkFn | None = None, link_name: str = "none", string_ratio: float = 0.88) -> None:
+    def __init__(self, *, link: LinkFn | None = None, link_name: str = "none") -> None:
         self._link = link
         self._link_name = link_name
-        self._ratio = string_ratio
         self._cache: dict[str, str | None] = {}
 
     def describe(self) -> str:
-        return f"offline(tests=envs.oracle.TestMatcher; diagnosis=text aliases/containment/ratio>={self._ratio}, linker={self._link_name})"
+        return f"offline(tests=envs.oracle.TestMatcher; diagnosis=envs.diagnosis.same_diagnosis, linker={self._link_name})"
 
     async def match_tests(self, requests: Sequence[str], menu: Sequence[TestItem]) -> list[tuple[int, ...]]:
         from medaction.envs.oracle import TestMatcher  # the ONE matcher, shared with the oracle
@@ -47,7 +48,7 @@ class OfflineJudge:
         return self._cache[text]
 
     def same_diagnosis_sync(self, predicted: str, truth: str) -> bool:
-        if text_equivalent(predicted, truth, ratio=self._ratio):
+        if same_diagnosis(predicted, truth):
             return True
         a, b = self._linked(predicted), self._linked(truth)
         return a is not None and a == b
@@ -63,8 +64,7 @@ def _scoring_linker() -> tuple[LinkFn | None, str]:
     return default_link_fn()
 
 
-@register_judge("offline")
-def _build(config: object) -> OfflineJudge:
+def build_offline_judge(config: object) -> OfflineJudge:
     cfg = msgspec.convert(config or {}, OfflineJudgeConfig) if not isinstance(config, OfflineJudgeConfig) else config
     link, name = _scoring_linker() if cfg.linker else (None, "off")
-    return OfflineJudge(link=link, link_name=name, string_ratio=cfg.string_ratio)
+    return OfflineJudge(link=link, link_name=name)

@@ -16,12 +16,25 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from medaction.scoring.graph import GraphError, GraphStore, csr_from_edges, node_table
+from medaction.scoring.loaders.bad_rows import checked_batches, first_bad_row
 
 NODES_FILE = "ClinGraph_nodes.csv"
 EDGES_FILE = "ClinGraph_edges.csv"
 TEST_TYPES = ["LNC", "CPT"]
 DISEASE_TYPES = ["ICD10CM", "PHECODE", "SNOMEDCT_US", "ICD9CM", "UMLS_CUI"]
-_PARSE = pacsv.ParseOptions(delimiter="\t", quote_char='"')
+class _ShortRows:
+    """invalid_row_handler: rows with the wrong number of fields are skipped and counted, not fatal."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, _row: object) -> str:
+        self.count += 1
+        return "skip"
+
+
+def _parse(short: _ShortRows) -> pacsv.ParseOptions:
+    return pacsv.ParseOptions(delimiter="\t", quote_char='"', invalid_row_handler=short)
 
 
 def _header(path: Path) -> list[str]:
@@ -40,8 +53,12 @@ def load_clingraph(directory: str | Path, *, name: str = "ClinGraph") -> GraphSt
     missing = [c for c in need_nodes if c not in header]
     if missing:
         raise GraphError(f"{nodes_path}: columns {missing} missing (tab-separated expected; header {header})")
-    nodes = pacsv.read_csv(nodes_path, parse_options=_PARSE, convert_options=pacsv.ConvertOptions(
-        include_columns=need_nodes, column_types={c: pa.string() for c in need_nodes}))
+    short_nodes, short_edges = _ShortRows(), _ShortRows()
+    try:
+        nodes = pacsv.read_csv(nodes_path, parse_options=_parse(short_nodes), convert_options=pacsv.ConvertOptions(
+            include_columns=need_nodes, column_types={c: pa.string() for c in need_nodes}))
+    except pa.ArrowInvalid as exc:
+        raise GraphError(f"{nodes_path}: unreadable: {' '.join(str(exc).split())[:300]}") from None
     ids = nodes.column("node_id")
     if ids.null_count:
         raise GraphError(f"{nodes_path}: field node_id is empty in {ids.null_count} rows")
@@ -51,10 +68,14 @@ def load_clingraph(directory: str | Path, *, name: str = "ClinGraph") -> GraphSt
     missing = [c for c in ("node_id_x", "node_id_y") if c not in eh]
     if missing:
         raise GraphError(f"{edges_path}: columns {missing} missing (tab-separated expected; header {eh})")
-    reader = pacsv.open_csv(edges_path, parse_options=_PARSE, convert_options=pacsv.ConvertOptions(
-        include_columns=["node_id_x", "node_id_y"], column_types={"node_id_x": pa.string(), "node_id_y": pa.string()}))
+    try:
+        reader = pacsv.open_csv(edges_path, parse_options=_parse(short_edges), convert_options=pacsv.ConvertOptions(
+            include_columns=["node_id_x", "node_id_y"],
+            column_types={"node_id_x": pa.string(), "node_id_y": pa.string()}))
+    except pa.ArrowInvalid as exc:
+        raise GraphError(f"{edges_path}: unreadable: {' '.join(str(exc).split())[:300]}") from None
     src_parts, dst_parts, unknown = [], [], 0
-    for batch in reader:
+    for batch in checked_batches(reader, edges_path):
         x = pc.index_in(batch.column("node_id_x"), value_set=ids)
         y = pc.index_in(batch.column("node_id_y"), value_set=ids)
         ok = pc.and_(pc.is_valid(x), pc.is_valid(y))
@@ -71,4 +92,14 @@ def load_clingraph(directory: str | Path, *, name: str = "ClinGraph") -> GraphSt
                        [i.rsplit(":", 1)[-1] if ":" in i else "" for i in id_list])
     return GraphStore(name=name, indptr=indptr, indices=indices, nodes=table,
                       meta={"loader": "clingraph", "path": str(d), "edges_unknown_nodes": int(unknown),
+                            "bad_rows": short_nodes.count + short_edges.count,
+                            "first_bad_row": _first_bad(nodes_path, short_nodes, edges_path, short_edges),
                             "disease_types": DISEASE_TYPES, "test_types": TEST_TYPES})
+
+
+def _first_bad(nodes_path: Path, short_nodes: _ShortRows, edges_path: Path, short_edges: _ShortRows) -> str:
+    for path, short in ((nodes_path, short_nodes), (edges_path, short_edges)):
+        if short.count:
+            where = first_bad_row(path, (), len(_header(path)), delimiter="\t")
+            return f"{path.name}: {where}" if where else path.name
+    return ""

@@ -7,24 +7,15 @@ run every case (the paper distils every case with both of its teachers). The eng
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 
-
-def unit_hash(*parts: object) -> float:
-    """A stable uniform draw in [0, 1) (blake2b, length-prefixed; Python's hash() is salted per process)."""
-    h = hashlib.blake2b(digest_size=8, person=b"medaction-mix")
-    for part in parts:
-        data = str(part).encode()
-        h.update(len(data).to_bytes(4, "little"))
-        h.update(data)
-    return int.from_bytes(h.digest(), "little") / 2.0**64
+from medaction.tree.seeds import unit_draw
 
 
 def teaches_case(run_seed: int, case_id: str, policy_id: str, share: float) -> bool:
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"teacher {policy_id!r}: share must be in [0, 1], got {share}")
-    return share >= 1.0 or unit_hash("teacher", run_seed, case_id, policy_id) < share
+    return share >= 1.0 or unit_draw(run_seed, case_id, policy_id, "#teacher") < share
 
 
 def teachers_for_case(run_seed: int, case_id: str, shares: Sequence[tuple[str, float]]) -> list[str]:

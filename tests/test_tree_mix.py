@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from medaction.policies.mix import teachers_for_case, teaches_case
+from medaction.tree.mix import teachers_for_case, teaches_case
 
 SHARES = (("api-mini", 0.5), ("open-large", 0.3), ("baseline", 1.0))
 

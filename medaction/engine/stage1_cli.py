@@ -1,4 +1,4 @@
-"""`medaction envs extract | gold | agreement`: Stage-1 commands, registered into the envs group by envs/cli.py.
+"""`medaction envs extract | gold | agreement`: Stage-1 commands; medaction/cli.py adds them to the envs group.
 
 extract   reports (MedR-Bench raw_case, text files, PMC JATS XML) -> environments JSONL via any policy backend;
           local asyncio by default, `--ray` runs it on the Ray cluster with the engine's PolicyActors.
@@ -13,40 +13,19 @@ import asyncio
 import itertools
 import json
 import sys
-import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from medaction.config import read_policy_config
+
 from medaction.envs.errors import RejectLog
+from medaction.outputs import UsageError
 from medaction.stage1.extract import Check, ExtractConfig
 from medaction.stage1.extract_run import ExtractOutputs, ReportJob, run_extraction
 from medaction.policies.types import SamplingParams
-
-
-class CliError(ValueError):
-    """A bad command line or config: printed as one line, exit status 2."""
-
-
-def policy_config(text: str | None) -> dict[str, Any]:
-    """`--policy-config`: a .json/.toml file, or an inline JSON object."""
-    if not text:
-        return {}
-    path = Path(text)
-    try:
-        if text.lstrip().startswith("{"):
-            obj = json.loads(text)
-        elif path.suffix == ".toml":
-            obj = tomllib.loads(path.read_text(encoding="utf-8"))
-        else:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CliError(f"--policy-config {text!r}: {exc}") from None
-    if not isinstance(obj, dict):
-        raise CliError(f"--policy-config {text!r}: expected an object/table")
-    return obj
 
 
 def report_jobs(paths: Sequence[str], fmt: str | None, rejects: RejectLog | None = None) -> Iterator[ReportJob]:
@@ -70,9 +49,17 @@ def _extract(args: argparse.Namespace) -> int:
         params=SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens),
         repair=not args.no_repair,
     )
-    backend_cfg = policy_config(args.policy_config)
+    backend_cfg = read_policy_config(args.policy_config)
     rejects = RejectLog(args.rejects)
     jobs: Iterator[ReportJob] = report_jobs(args.input, args.format, rejects)
+    first = next(jobs, None)  # zero readable reports is an error before any output is opened
+    if first is None:
+        rejects.close()
+        for rej in rejects.rejects[:10]:
+            print(f"medaction envs extract: rejected input {rej.file}: {rej.where}: {rej.field}: {rej.reason}",
+                  file=sys.stderr)
+        raise UsageError(f"no readable report in {', '.join(args.input)} ({rejects.count} inputs rejected)")
+    jobs = itertools.chain([first], jobs)
     if args.limit:
         jobs = itertools.islice(jobs, args.limit)
     checks = [] if args.no_leakage_check else default_checks()
@@ -97,17 +84,17 @@ def _extract(args: argparse.Namespace) -> int:
 
 def _gold(args: argparse.Namespace) -> int:
     from medaction.engine.gold_job import write_gold_shards
-    from medaction.envs.load import iter_environments
+    from medaction.envs.case_input import nonempty_cases
     from medaction.scoring.base import build_scorer
 
-    envs = iter_environments(args.source, args.cases)
+    envs = nonempty_cases(args.source, Path(args.cases))
     if args.limit:
         envs = itertools.islice(envs, args.limit)
     narrator = None
     if args.narrator:
         from medaction.policies.base import build
 
-        narrator = build(args.narrator, policy_config(args.narrator_config))
+        narrator = build(args.narrator, read_policy_config(args.narrator_config, option="--narrator-config"))
     summary = write_gold_shards(envs, args.out, build_scorer(args.scorer), max_turns=args.max_turns,
                                 resume=args.resume, narrator=narrator, narrator_id=args.narrator or "")
     print(json.dumps(summary))
@@ -116,10 +103,10 @@ def _gold(args: argparse.Namespace) -> int:
 
 def _agreement(args: argparse.Namespace) -> int:
     from medaction.envs.agreement import agreement
-    from medaction.envs.load import iter_environments
+    from medaction.envs.case_input import nonempty_cases
 
-    rep = agreement(iter_environments("jsonl", args.extracted), iter_environments(args.reference_source,
-                                                                                   args.reference))
+    rep = agreement(nonempty_cases("jsonl", Path(args.extracted)),
+                    nonempty_cases(args.reference_source, Path(args.reference)))
     if args.json:
         print(msgspec.json.encode(rep).decode())
     else:
@@ -128,18 +115,22 @@ def _agreement(args: argparse.Namespace) -> int:
 
 
 def _guard(fn: Any) -> Any:
+    """Errors the Stage-1 code raises for bad input (missing files, bad configs or records) are user mistakes:
+    one line and exit 2 through medaction/cli.py's convention."""
+
     def run(args: argparse.Namespace) -> int:
         try:
             return int(fn(args))
-        except (CliError, FileNotFoundError, FileExistsError, KeyError, ValueError) as exc:
-            print(f"medaction envs {args.envs_command}: error: {exc}", file=sys.stderr)
-            return 2
+        except UsageError:
+            raise
+        except (FileNotFoundError, FileExistsError, KeyError, ValueError) as exc:
+            raise UsageError(" ".join(str(exc).split())) from None
 
     return run
 
 
-def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register `extract`, `gold` and `agreement` in the `medaction envs` group (envs/cli.py SUBCOMMANDS)."""
+def add_subcommands(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """`extract`, `gold` and `agreement` in the `medaction envs` group (assembled by medaction/cli.py)."""
     p = envs_sub.add_parser("extract", help="LLM extraction of environments from case reports (Stage 1)")
     p.add_argument("--input", nargs="+", required=True, metavar="PATH", help="report files or folders")
     p.add_argument("--format", choices=("medrbench", "text", "jats"), default=None,
@@ -161,10 +152,11 @@ def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     p.add_argument("--ray", action="store_true", help="run on Ray with PolicyActor replicas")
     p.add_argument("--replicas", type=int, default=1)
     p.add_argument("--num-gpus", type=float, default=0.0, help="GPUs per replica (--ray)")
-    p.set_defaults(func=_guard(_extract), envs_command="extract")
+    p.set_defaults(func=_guard(_extract))
 
     g = envs_sub.add_parser("gold", help="gold trajectories (documented test order) into parquet shards")
-    g.add_argument("--source", choices=("agentclinic", "medrbench", "jsonl"), default="jsonl")
+    g.add_argument("--source", choices=("auto", "agentclinic", "medrbench", "jsonl"), default="auto",
+                   help="cases format (default: auto = from the file's content)")
     g.add_argument("--cases", required=True, help="environments file (e.g. the output of `envs extract`)")
     g.add_argument("-o", "--out", required=True, help="output dir: shards/*.parquet + manifest.json")
     g.add_argument("--scorer", default="identity", help="registered scorer (identity, kg, ...)")
@@ -173,14 +165,12 @@ def register(envs_sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     g.add_argument("--resume", action="store_true")
     g.add_argument("--narrator", default=None, help="policy backend that writes richer reasoning (optional)")
     g.add_argument("--narrator-config", default=None)
-    g.set_defaults(func=_guard(_gold), envs_command="gold")
+    g.set_defaults(func=_guard(_gold))
 
     a = envs_sub.add_parser("agreement", help="field-level agreement of extracted vs. reference environments")
     a.add_argument("extracted", help="environments JSONL from `envs extract`")
     a.add_argument("--reference", required=True, help="reference cases file")
-    a.add_argument("--reference-source", choices=("agentclinic", "medrbench", "jsonl"), default="medrbench")
+    a.add_argument("--reference-source", choices=("auto", "agentclinic", "medrbench", "jsonl"), default="medrbench")
     a.add_argument("--json", action="store_true")
-    a.set_defaults(func=_guard(_agreement), envs_command="agreement")
+    a.set_defaults(func=_guard(_agreement))
 
-
-add_subparser = register  # the name the issue brief used

@@ -1,0 +1,1 @@
+"""RL integrations above the engine: adapters for external frameworks (docs/rl.md)."""

@@ -1,0 +1,407 @@
+"""Diagnosis linker: free clinical text -> its diagnosis mention -> one graph node, or unlinked.
+
+Steps (docs/notes/linking.md): `diagnosis_mentions` finds the primary mention of a sentence ("The patient was
+diagnosed with X based on ...", Markdown, "X secondary to Y"); its head X is linked, never its cause Y (except
+"metastasis from Y", where Y is the disease). A node's exact name wins; otherwise linking is a word-set match
+against node names and synonyms:
+
+- every content word of the node's name must appear in the phrase (so "Positive tuberculin skin test" never
+  links "intestinal tuberculosis", "Postpoliomyelitis syndrome" never links "postpolypectomy syndrome");
+- every phrase word the node lacks must be droppable - a modifier (laterality, severity, course, onset, stage or
+  grade value) or a site (organ words, "of the ..." tails) - so "gastric schwannoma" links "Schwannoma" but
+  "intravascular large B-cell lymphoma" never links "B-cell lymphoma" and "COVID-19 pneumonia" never "Pneumonia";
+- the head noun stays, a dropped organ word must not form a concept the graph knows ("pulmonary hypertension" is
+  not "Hypertension"), and dropping words never lands on a broad node ("Hernia", "Carcinoma");
+- the candidate covering most phrase words wins; ties go to the allowed-type priority (diseases before
+  phenotypes), a node's own name over a synonym, then the better connected node.
+
+Words are compared after light normalisation: American spelling, singular forms, Roman numerals, organ
+adjectives mapped to their nouns ("pulmonary" = "lung"), code-system residuals dropped from node names
+("unspecified", "without complications"). An unknown word is replaced by its nearest vocabulary word when that
+is a spelling slip ("Hirschprung"). A head that is only an abbreviation is expanded from data/abbreviations.tsv;
+aliases in brackets, "A/B" and "A and B" parts are tried after the head. Results are cached per distinct text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from typing import Any
+
+import numpy as np
+
+from medaction.envs.mentions import Mention, diagnosis_mentions, normalise_diagnosis
+from medaction.scoring.encoders import Encoder
+from medaction.scoring.encoders import normalise as enc_normalise
+from medaction.scoring.graph import GraphStore
+from medaction.scoring.linker import GENERIC, EntityLinker, Link
+
+# Organ adjectives -> the noun node names also use ("Neoplasm of the lung" = "pulmonary neoplasm").
+_ORGAN = {
+    "pulmonary": "lung", "renal": "kidney", "nephric": "kidney", "hepatic": "liver", "cardiac": "heart",
+    "cerebral": "brain", "cutaneous": "skin", "dermal": "skin", "gastric": "stomach", "ocular": "eye",
+    "ovarian": "ovary", "uterine": "uterus", "colonic": "colon", "esophageal": "esophagus", "pancreatic": "pancreas",
+    "splenic": "spleen", "vesical": "bladder", "testicular": "testis", "prostatic": "prostate", "mammary": "breast",
+    "intestinal": "bowel", "intestine": "bowel", "enteric": "bowel", "tumour": "tumor", "neoplasm": "tumor",
+    "neoplasia": "tumor", "tumors": "tumor", "oral": "mouth", "thyroidal": "thyroid", "adrenal": "adrenal",
+}
+# Words a node name may carry beyond the head's words ("Sick sinus" -> "Sick sinus syndrome").
+NODE_EXTRA = frozenset("of the a an and in on with disease disorder syndrome condition nos unspecified".split())
+# Head words that never decide a match on their own (function words).
+STOP = frozenset("of the a an and in on at to for by with from within without its their his her".split())
+# Head words a node may lack: site, laterality, severity, course, onset, certainty, stage/grade, complication state.
+FREE = frozenset("""
+left right bilateral unilateral both sided side lateral medial anterior posterior superior inferior proximal distal
+upper lower central peripheral main mild moderate severe severely fulminant massive extensive advanced significant
+acute chronic subacute hyperacute early late recurrent relapsing refractory persistent transient intermittent
+new onset adult childhood pediatric juvenile infantile neonatal congenital acquired sporadic
+isolated solitary single multiple focal diffuse localized generalized disseminated
+widespread primary metastatic concomitant concurrent coexisting simultaneous synchronous atypical typical
+classic classical benign suspected probable likely possible presumed presumptive definite confirmed clinical
+stage grade class low intermediate high figo who type variant form subtype infected complicated uncomplicated
+ruptured strangulated incarcerated perforated obstructed obstructive symptomatic asymptomatic incidental
+spontaneous idiopathic true giant small large huge first second third fourth fifth
+mature immature differentiated dedifferentiated undifferentiated well poorly cystic solid unicystic kappa lambda
+traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial deep superficial invasive
+""".split())
+# Nouns too broad to be reached by dropping words: "fetal bowel anomaly" is not "Fetal anomaly".
+BROAD = GENERIC | frozenset("""anomaly malformation mass cyst nodule defect abnormality hernia fracture injury ulcer
+aneurysm fistula stenosis obstruction effusion hemorrhage bleeding dysplasia hyperplasia atrophy edema necrosis
+calcification fetal""".split())
+_TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
+_CAUSE_MARK = frozenset("related induced associated mediated triggered dependent".split())
+_ADVERB = re.compile(r"^[a-z]{3,}(?:ally|ately|ively|ously)$")
+# Anatomical sites: droppable unless the graph names the site-specific concept ("pulmonary hypertension").
+SITES = frozenset("""
+stomach liver kidney lung heart brain skin eye ovary uterus colon esophagus pancreas spleen bladder testis prostate
+breast bowel mouth thyroid parathyroid pituitary adrenal intracranial intramedullary intramuscular intraosseous
+subcutaneous mucosal submucosal nasal nasopharyngeal pharyngeal laryngeal gland glands placental
+tracheal bronchial endobronchial duodenal jejunal ileal rectal anal appendiceal cecal sigmoid ascending descending
+transverse biliary gallbladder cervical vaginal vulvar penile glans scrotal urethral ureteral orbital periorbital
+retinal choroidal conjunctival corneal palpebral eyelid auricular ear mandibular mandible maxillary maxilla palatal
+palate lingual tongue parotid salivary submandibular sublingual thoracic mediastinal pleural pericardial
+peritoneal retroperitoneal mesenteric omental abdominal pelvic sacral sacrococcygeal coccygeal lumbar
+vertebral spinal spine femoral femur tibial tibia fibular humeral humerus radial ulnar cranial skull facial face
+scalp hand foot finger toe thigh arm forearm leg knee shoulder hip elbow wrist ankle chest neck head gluteal
+inguinal axillary bone osseous muscle muscular joint soft tissue tissue umbilical frontal temporal phalanx
+metacarpal metatarsal digit parietal occipital lobe cerebellar brainstem midbrain pontine ventricle wall cavity
+region area site neuro parenchymal synovial thalamic ventricular atrial
+""".split())
+MODIFIERS = FREE | SITES
+_SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|supra|infra)(?=[a-z]{4})")
+_STAGE = frozenset("stage grade class figo who type group".split())  # a token after these is droppable ...
+_KEEP_AFTER = frozenset("type group".split())  # ... except a type/group number, which names a subtype
+_STAGE_VALUE = re.compile(r"^(?:\d+[a-z]?|[ivx]+[a-c]?|[a-d]\d?|\d+[a-z]\d?)$")
+_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
+_METASTASIS = frozenset("metastasis metastases metastatic deposit deposits seeding spread involvement tract needle "
+                        "secondary secondaries recurrence".split())
+_AND = re.compile(r"\s+(?:and|&|plus)\s+", re.I)
+_CUT = re.compile(r"\s*(?:[,;(]|\s(?:secondary to|due to|caused by|with|without|associated with|complicated by|"
+                  r"in the setting of|in a|likely|probably|presenting|leading to|resulting in|following|after|"
+                  r"from|and)\s)", re.I)
+# Code-system residual qualifiers in node names are no content: "Pneumonia, unspecified organism" = pneumonia
+_RESIDUAL = re.compile(r"\s(?:unspecified(?:\s(?:organism|site|type|cause))?|without\scomplications?|"
+                       r"not\selsewhere\sclassified|nos|nec)\b")
+_BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
+_SLASH = re.compile(r"\s*/\s*")
+_METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
+                            re.I)
+_COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
+_ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
+
+
+class DiagnosisLinker:
+    """Links diagnosis texts (sentences, answers, differential entries) to nodes of the allowed types."""
+
+    def __init__(self, graph: GraphStore, *, types: Sequence[str] | None = None, encoder: str | Encoder = "lexical",
+                 threshold: float = 0.5, encoder_config: dict[str, Any] | None = None,
+                 typo_similarity: float = 0.45, base: EntityLinker | None = None) -> None:
+        """`types` in priority order; `typo_similarity` is the char n-gram cosine a vocabulary word needs to stand
+        in for an unknown head word. `encoder`/`threshold` configure the base name index (shared per graph)."""
+        self.base = base or EntityLinker(graph, types=types, encoder=encoder, threshold=threshold,
+                                         encoder_config=encoder_config)
+        self.graph = graph
+        self.typo_similarity = typo_similarity
+        self.abbrev = self.base.abbrev
+        keys: list[str] = []
+        nodes: list[int] = []
+        words: list[frozenset[str]] = []
+        raw = list(self.base._exact.items())  # key -> best node for that key (type priority applied)
+        vocab = {w for k, _ in raw for w in normalise_diagnosis(k).split()}
+        self._canon = _canon_map(vocab)
+        rank: dict[tuple[str, ...], int] = {}
+        for key, node in raw:
+            toks = tuple(self._canon_word(w) for w in _numerals(_RESIDUAL.sub("", normalise_diagnosis(key)).split()))
+            content = frozenset(toks) - NODE_EXTRA
+            if not content:
+                continue
+            sig = tuple(sorted(content))
+            # one entry per content word set: the first claim (best type/name/degree order) keeps it
+            if sig in rank:
+                continue
+            rank[sig] = len(keys)
+            keys.append(key)
+            nodes.append(node)
+            words.append(content)
+        self._keys, self._nodes, self._words = keys, np.asarray(nodes, dtype=np.int64), words
+        self._post: dict[str, list[int]] = {}
+        for i, ws in enumerate(words):
+            for w in ws:
+                self._post.setdefault(w, []).append(i)
+        self._vocab = frozenset(self._post)
+        self._typo_index: Any = None
+        self._typo_cache: dict[str, str | None] = {}
+        self._cache: dict[str, Link] = {}
+        self._phrase_cache: dict[str, tuple[int | None, float, str]] = {}
+        self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
+        self._names: list[str] = []
+
+    # -- words ----------------------------------------------------------------------------------------------
+    def _canon_word(self, w: str) -> str:
+        w = _ORGAN.get(w, w)
+        return self._canon.get(w, w)
+
+    def _query_word(self, w: str) -> str:
+        w = _ORGAN.get(w, w)
+        if w in self._canon:
+            return self._canon[w]
+        for s in _singulars(w):
+            if s in self._canon or s in self._post:
+                return self._canon.get(s, s)
+        return w
+
+    def _typo(self, words: list[str]) -> dict[str, str | None]:
+        """Nearest vocabulary word (char n-gram cosine >= typo_similarity) for each unknown word, cached."""
+        todo = [w for w in dict.fromkeys(words) if w not in self._typo_cache]
+        if todo:
+            if self._typo_index is None:
+                from medaction.scoring.encoders import LexicalEncoder
+
+                vocab = sorted(w for w in self._vocab | NODE_EXTRA if len(w) >= 4 and not w.isdigit())
+                enc = LexicalEncoder(vocab)
+                self._typo_index = (vocab, enc, enc.encode(vocab).T.tocsr())
+            vocab, enc, mat_t = self._typo_index
+            for lo in range(0, len(todo), 512):  # blocks keep the dense score matrix small
+                block = todo[lo:lo + 512]
+                sims = (enc.encode(block) @ mat_t).toarray()
+                best = sims.argmax(axis=1)
+                for i, w in enumerate(block):
+                    cand = vocab[int(best[i])]
+                    # n-gram cosine finds the neighbour; the edit ratio keeps it to spelling slips ("Hirschprung"),
+                    # not other word forms ("irritable" is not "irritability")
+                    ok = (len(w) >= 5 and sims[i, best[i]] >= self.typo_similarity and cand[0] == w[0]
+                          and SequenceMatcher(None, w, cand).ratio() >= 0.88)
+                    self._typo_cache[w] = cand if ok else None
+        return {w: self._typo_cache[w] for w in words}
+
+    def _site(self, raw: str, w: str) -> bool:
+        if raw in SITES or w in SITES:
+            return True
+        bare = _SITE_PREFIX.sub("", raw)  # "intraplacental", "periorbital", "retroperitoneal"
+        return bare != raw and (bare in SITES or _ORGAN.get(bare, "") in SITES)
+
+    def _tokens(self, phrase: str) -> tuple[list[str], set[str], set[str]]:
+        """Canonical head tokens, the subset that may be dropped, and the dropped ones that name a site."""
+        raw = _numerals(normalise_diagnosis(phrase).split())
+        toks = [self._query_word(w) for w in raw]
+        droppable: set[str] = set()
+        sites: set[str] = set()
+        # a locative tail after the head noun names a site: "X of the external auditory canal", "X in the gallbladder"
+        tail = next((i for i, r in enumerate(raw) if r in _TAIL and 0 < i < len(raw) - 1), len(raw))
+        for i, (w, r) in enumerate(zip(toks, raw)):
+            prev = raw[i - 1] if i else ""
+            nxt = raw[i + 1] if i + 1 < len(raw) else ""
+            if i > tail:
+                droppable.add(w)  # locative tail: droppable, never a compound with the head ("of the artery")
+            elif self._site(r, w):
+                droppable.add(w)
+                sites.add(w)
+            elif r in FREE or w in FREE or r in STOP or r in _CAUSE_MARK or _ADVERB.match(r):
+                droppable.add(w)
+            elif nxt in _CAUSE_MARK and i + 2 < len(raw):
+                droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause
+            elif prev in _STAGE and prev not in _KEEP_AFTER and _STAGE_VALUE.match(r):
+                droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
+            elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
+                droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
+        return toks, droppable, sites
+
+    # -- matching ---------------------------------------------------------------------------------------------
+    def _match_phrase(self, phrase: str) -> tuple[int | None, float, str]:
+        """Best node for one phrase: (node, score, key). Score = share of the head's words the node covers."""
+        hit = self._phrase_cache.get(phrase)
+        if hit is None:
+            hit = self._phrase_cache[phrase] = self._match_uncached(phrase)
+        return hit
+
+    def _match_uncached(self, phrase: str) -> tuple[int | None, float, str]:
+        exact = self.base._exact.get(enc_normalise(phrase))
+        if exact is not None and not set(normalise_diagnosis(phrase).split()) <= GENERIC:
+            return exact, 1.0, phrase  # the name itself: "Caroli disease" is not "Caroli syndrome"
+        toks, droppable, sites = self._tokens(phrase)
+        if not toks:
+            return None, 0.0, ""
+        unknown = [w for w in toks if w not in self._vocab and w not in droppable and w not in NODE_EXTRA
+                   and w not in STOP and not w.isdigit()]
+        if unknown:
+            fixed = self._typo(unknown)
+            toks = [fixed.get(w) or w for w in toks]
+        head = set(toks)
+        required = head - droppable - NODE_EXTRA
+        content = (head - STOP - NODE_EXTRA) or (head - STOP)
+        if not required or not content or content <= GENERIC:  # "carcinoma", "acute infection": too broad
+            return None, 0.0, ""
+        posts = [self._post.get(w) for w in required]
+        if any(p is None for p in posts):
+            return None, 0.0, ""
+        noun = _head_noun(toks, droppable - sites)
+        ranked: list[tuple[float, int]] = []
+        for i in min(posts, key=len):  # type: ignore[arg-type]
+            ws = self._words[i]
+            if required <= ws and ws <= head and (noun is None or noun in ws):
+                ranked.append((-len(ws & content) / len(content), i))
+        for neg_cover, i in sorted(ranked):
+            ws = self._words[i]
+            if content - ws and (ws - FREE) <= BROAD:
+                continue  # dropping words never lands on a broad node ("Hernia", "Fetal anomaly", "Carcinoma")
+            # a dropped site word must not be part of a concept the graph knows: "pulmonary hypertension" is
+            # not "hypertension" when "pulmonary arterial hypertension" exists
+            if any(self._has_superset(ws | {d}) for d in (content - ws) & sites):
+                continue
+            return int(self._nodes[i]), -neg_cover, self._keys[i]
+        return None, 0.0, ""
+
+    def _has_superset(self, words: set[str]) -> bool:
+        posts = [self._post.get(w, ()) for w in words]
+        return any(words <= self._words[i] for i in min(posts, key=len))
+
+    def _tries(self, m: Mention) -> list[tuple[str, str]]:
+        """Phrases to link for one mention, most direct first."""
+        head = m.head
+        # the whole mention first: a node name may itself hold "with" or commas ("Giant axonal neuropathy,
+        # autosomal dominant"); a node must still cover every non-droppable word, so causes never sneak in
+        tries: list[tuple[str, str]] = [(m.text, "head")]
+        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > 0]
+        # prefixes longer than the head first ("X with Y secondary to Z" -> "X with Y"), shorter ones after it
+        tries += [(m.text[:c], "head") for c in reversed(cuts) if c > len(head)]
+        tries += [(" ".join([head, *m.qualifiers[:k]]), "head") for k in range(len(m.qualifiers), 0, -1)]
+        key = normalise_diagnosis(head)
+        if key in self.abbrev:  # the head is only an abbreviation: "HCM"
+            tries.append((self.abbrev[key], "abbreviation"))
+        met = _METASTASIS_OF.search(head)
+        if met:  # "seeding of prostate adenocarcinoma": the disease follows
+            tries.append((met.group(1), "cause"))
+        words = {_ORGAN.get(w, w) for w in key.split()}
+        if m.causes and words and words <= (_METASTASIS | MODIFIERS | STOP):
+            tries.append((m.causes[0], "cause"))  # "pancreatic metastasis from lung adenocarcinoma"
+        tries.append((head, "head"))
+        tries += [(m.text[:c], "head") for c in reversed(cuts) if c <= len(head)]  # "X presenting atypically as Y"
+        if "-" in head:
+            tries.append((re.sub(r"(?<=\w)-(?=\w)", "", head), "head"))  # "Ileo-ileal" = "ileoileal"
+        compound = _COMPOUND.match(head)
+        if compound:  # "Immunotherapy-related colitis": the prefix is a cause
+            tries.append((compound.group(1), "head"))
+        tries += [(_ALIAS_TAIL.sub("", a), "alias") for a in m.aliases]
+        if m.abbreviation:  # "(PML)": its expansion, when it shares a word with the head ("CVA" is no stroke here)
+            long = self.abbrev.get(normalise_diagnosis(m.abbreviation))
+            if long and set(long.split()) & (set(key.split()) - STOP - NODE_EXTRA):
+                tries.append((long, "abbreviation"))
+        for sep in (_SLASH, _AND):
+            parts = sep.split(head)
+            if len(parts) > 1:
+                tries += [(p, "part") for p in parts]
+        return tries
+
+    def _link_mention(self, m: Mention) -> tuple[int | None, float, str, str]:
+        """(node, score, method, phrase) for one mention."""
+        for phrase, how in self._tries(m):
+            node, score, _ = self._match_phrase(phrase)
+            if node is not None:
+                return node, score, ("exact" if score == 1.0 and how == "head" else how), phrase
+        return None, 0.0, "none", m.head
+
+    # -- API --------------------------------------------------------------------------------------------------
+    def link(self, text: str) -> Link:
+        return self.link_many([text])[0]
+
+    def link_many(self, texts: Sequence[str]) -> list[Link]:
+        todo = [t for t in dict.fromkeys(texts) if t not in self._cache]
+        if self._ids is None and todo:
+            self._ids = self.graph.nodes.column("id").to_pylist()
+            self._names = self.graph.nodes.column("name").to_pylist()
+        # spelling fixes for every unknown word of the batch in one encoder pass (then cached per word)
+        words = {self._query_word(w) for t in todo for w in normalise_diagnosis(t).split()}
+        unknown = [w for w in words if w not in self._vocab and w not in MODIFIERS and w not in STOP
+                   and w not in NODE_EXTRA and not any(c.isdigit() for c in w) and w not in self._typo_cache]
+        if unknown:
+            self._typo(unknown)
+        for t in todo:
+            ms = diagnosis_mentions(t) if t and t.strip() else []
+            if not ms:
+                self._cache[t] = Link(text=t, node=None)
+                continue
+            m = ms[0]
+            node, score, method, phrase = self._link_mention(m)
+            if node is None:  # a sentence whose grammar hid the diagnosis: its **bold** span names it
+                for span in _BOLD.findall(t)[:1]:  # the first bold span only: later ones are secondary
+                    for bm in diagnosis_mentions(span)[:1]:
+                        node, score, method, phrase = self._link_mention(bm)
+                    if node is not None:
+                        method = "bold"
+                        break
+            if node is None:
+                self._cache[t] = Link(text=t, node=None, mention=m.head)
+                continue
+            self._cache[t] = Link(text=t, node=node, node_id=self._ids[node], name=self._names[node],  # type: ignore[index]
+                                  score=score, method=method, mention=phrase)
+        return [self._cache[t] for t in texts]
+
+
+def _head_noun(toks: list[str], free: set[str]) -> str | None:
+    """The noun a match must keep: the last content word before any "of" ("irritable bowel syndrome" -> bowel,
+    so it never becomes "Irritability"; "carcinoid tumor of the lung" -> tumor)."""
+    cut = toks.index("of") if "of" in toks[1:] else len(toks)
+    for w in reversed(toks[:cut]):
+        if w not in free and w not in STOP and w not in NODE_EXTRA and not w.isdigit():
+            return w
+    return None
+
+
+def _numerals(words: list[str]) -> list[str]:
+    out = []
+    for i, w in enumerate(words):
+        if w in _ROMAN and (len(w) > 1 or (i and words[i - 1] in _STAGE)):
+            w = _ROMAN[w]
+        elif w == "i" and i and words[i - 1] in _STAGE:
+            w = "1"
+        out.append(w)
+    return out
+
+
+def _singulars(w: str) -> list[str]:
+    if len(w) <= 3:
+        return []
+    out = []
+    if w.endswith("ies"):
+        out.append(w[:-3] + "y")
+    if w.endswith("ses"):
+        out.append(w[:-2] + "is")  # metastases -> metastasis
+    if w.endswith("es"):
+        out.append(w[:-2])
+    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        out.append(w[:-1])
+    if w.endswith("ae"):
+        out.append(w[:-1])  # "metastasae" rare; "vertebrae" -> "vertebra"
+    return out
+
+
+def _canon_map(vocab: set[str]) -> dict[str, str]:
+    """Plural vocabulary words -> their singular when the singular is in the vocabulary too."""
+    out: dict[str, str] = {}
+    for w in vocab:
+        for s in _singulars(w):
+            if s in vocab:
+                out[w] = s
+                break
+    return out

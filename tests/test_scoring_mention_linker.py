@@ -1,0 +1,134 @@
+"""Diagnosis linker (mention -> node) on the offline HPO graph and the PrimeKG fixture; `medaction kg link`;
+the labelled MedR-Bench benchmark when ../shared is present."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from medaction.cli import main as cli_main
+from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
+from medaction.scoring.loaders.primekg import load_primekg
+from medaction.scoring.mention_linker import DiagnosisLinker
+from medaction.scoring.store import hpo_store
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+SHARED = Path(os.environ.get("MEDACTION_SHARED") or REPO.parent / "shared")
+
+
+@pytest.fixture(scope="module")
+def dx() -> DiagnosisLinker:
+    return DiagnosisLinker(hpo_store(), types=("disease", "phenotype"))
+
+
+def test_sentence_forms_link_the_head_mention(dx: DiagnosisLinker) -> None:
+    lk = dx.link("The patient was diagnosed with **Gaucher Disease Type 3** based on the enzyme assay.")
+    assert lk.node_id == "ORPHA:77261" and lk.mention == "Gaucher Disease Type 3"
+    assert dx.link("Scimitar syndrome was diagnosed on CT angiography.").node_id == "ORPHA:185"
+    # "X due to Y": X is linked, never Y
+    lk = dx.link("Communicating hydrocephalus due to VP shunt obstruction")
+    assert lk.node_id == "HP:0001334" and lk.method == "exact"
+    assert dx.link("Myocarditis with cardiogenic shock secondary to HHV-6").node_id == "HP:0012819"
+    # "metastasis from Y": the disease is Y
+    assert dx.link("Pancreatic metastasis from lung adenocarcinoma.").node_id == "HP:0030078"
+    # a Markdown-bold span names the diagnosis when the grammar hides it
+    lk = dx.link("Clinical course and histology confirmed **Pulmonary nocardiosis** as the cause of the cavity.")
+    assert lk.node_id == "ORPHA:31204"
+
+
+def test_near_misses_stay_unlinked(dx: DiagnosisLinker) -> None:
+    for text in ("Postpolypectomy syndrome", "Emphysematous hepatitis", "Intestinal tuberculosis",
+                 "COVID-19 pneumonia", "Irritable bowel syndrome", "focal", "carcinoma", ""):
+        assert dx.link(text).node is None, text
+    # a site is dropped only when the graph has no site-specific concept for it
+    assert dx.link("Gastric schwannoma").node_id == "HP:0100008"
+    assert dx.link("Pulmonary hypertension").node_id != "HP:0000822"  # never plain "Hypertension"
+
+
+def test_disease_before_phenotype_types_numbers_and_typos(dx: DiagnosisLinker) -> None:
+    assert dx.graph.node(dx.link("Myasthenia gravis").node)["type"] == "disease"
+    assert dx.link("Classic Bartter syndrome type III").node_id == "OMIM:607364"  # III = 3, not type 2 or 4
+    assert dx.link("Stage IV renal cell carcinoma").node_id == "HP:0005584"
+    assert dx.link("Stage IV renal cell carcinoma (clear cell type)").node_id == "HP:0006770"  # the bracket's subtype
+    assert dx.link("Hirschprung disease").node_id == dx.link("Hirschsprung disease").node_id == "ORPHA:388"
+    assert dx.link("HCM").node_id == "HP:0001639"  # a head that is only an abbreviation
+    # a bracketed abbreviation whose expansion shares no word with the head is ignored ("CVA" != stroke here)
+    assert dx.link("Cough-variant asthma (CVA)").node_id != "HP:0001297"
+    assert dx.link("Concomitant colonic atresia and long-segment Hirschsprung's disease").node_id in {
+        "ORPHA:1198", "HP:0010448"}
+
+
+def test_cache_and_batch(dx: DiagnosisLinker) -> None:
+    a, b, c = dx.link_many(["Ewing sarcoma", "Ewing's Sarcoma of the femur", "Ewing sarcoma"])
+    assert a is c and a.node == b.node
+
+
+def test_primekg_fixture_and_scorer_truth_sentence() -> None:
+    g = load_primekg(DATA / "kg_primekg_small.csv")
+    dx = DiagnosisLinker(g, types=("disease",))
+    assert dx.link("The final diagnosis is type 2 diabetes mellitus.").name == "type 2 diabetes mellitus"
+    assert dx.link("T2DM").name == "type 2 diabetes mellitus"
+    scorer = KGScorer(KGScorerConfig(filter="none"), dtc_graph=g)
+    dtc, s = scorer.dtc("The patient was diagnosed with type 2 diabetes mellitus based on HbA1c.",
+                        ["type 1 diabetes mellitus", "type 2 diabetes mellitus"])
+    assert s is not None and g.node(s)["name"] == "type 2 diabetes mellitus" and dtc[-1] == 0
+
+
+def test_kg_link_cli(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "texts.txt"
+    f.write_text("Scimitar syndrome was diagnosed on CT.\n\nPostpolypectomy syndrome\n", encoding="utf-8")
+    assert cli_main(["kg", "link", "Orbital cellulitis secondary to acute sinusitis", "--file", str(f)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3
+    assert rows[0]["mention"] == "Orbital cellulitis" and rows[0]["causes"] == ["acute sinusitis"]
+    assert rows[1]["node"] == "ORPHA:185" and rows[1]["name"] == "Scimitar syndrome" and rows[1]["score"] == 1.0
+    assert rows[2]["node"] is None and rows[2]["method"] == "none" and rows[2]["mention"] == "Postpolypectomy syndrome"
+    # any built graph: the PrimeKG fixture store
+    store = tmp_path / "pk"
+    assert cli_main(["kg", "build", "--primekg", str(DATA / "kg_primekg_small.csv"), "-o", str(store)]) == 0
+    capsys.readouterr()
+    assert cli_main(["kg", "link", "--graph", str(store), "T2DM"]) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "type 2 diabetes mellitus"
+
+
+def test_kg_link_cli_errors(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli_main(["kg", "link"]) == 2
+    assert "no texts" in capsys.readouterr().err
+    assert cli_main(["kg", "link", "--file", str(tmp_path / "missing.txt")]) == 2
+    assert "missing.txt: cannot read texts" in capsys.readouterr().err
+    assert cli_main(["kg", "link", "--types", "nosuchtype", "asthma"]) == 2
+    assert cli_main(["kg", "link", "--graph", str(tmp_path / "nograph"), "asthma"]) == 1
+
+
+@pytest.mark.skipif(not (SHARED / "data" / "judge" / "medrbench_judged_answers_dev.jsonl").is_file(),
+                    reason=f"MedR-Bench shared data not found under {SHARED} (set MEDACTION_SHARED)")
+def test_linking_benchmark_on_labelled_medrbench() -> None:
+    out = subprocess.run([sys.executable, "bench/linking.py", "--shared", str(SHARED)], cwd=REPO, text=True,
+                         capture_output=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert out.returncode == 0, out.stderr
+    rows = {tuple(line.split()[:2]): line.split() for line in out.stdout.splitlines()
+            if line.split()[:1] and line.split()[0] in {"diagnosis_results", "final_diagnosis", "answer", "all"}}
+    n, unlinkable, rate, precision = rows[("all", "all")][2:6]
+    assert int(n) >= 300 and int(unlinkable) > 0
+    assert float(precision) >= 0.9  # measured 0.996 on all 430 labels (1.000 on the clean heldout3)
+    assert float(rate) >= 0.6  # measured 0.743; the 0.85 goal is not met (docs/notes/linking.md)
+
+
+def test_batch_scoring_takes_unlinked_differential_entries() -> None:
+    from medaction.scoring.batch import LinkedTrajectory, score_linked
+
+    g = load_primekg(DATA / "kg_primekg_small.csv")
+    t2, t1 = g.index_of("MONDO:0"), g.index_of("MONDO:1")
+    hyper = g.index_of("HPO:2")
+    unl = ("unlinked", "postpolypectomy syndrome")
+    traj = LinkedTrajectory(truth=t2, diffs=((unl, t1), (t1, t2), (t2,)), tests=((hyper,), (hyper,), ()))
+    (res,) = score_linked([traj], g, cap=8, tau=3.0, filter_name="none")
+    assert res.dtc[0] is None  # an unlinked top-1 measures nothing (docs/design.md, "What cannot be measured")
+    assert res.dtc[2] == 0
+    assert res.rac[1] is not None and res.rac[1] > 0  # t2 entering is a change; the unlinked entry is left out
