@@ -102,6 +102,11 @@ class OutputConfig(_Cfg):
     dir: str = "runs/demo"
     rows_per_shard: int = 2000
     max_pending_writes: int = 64  # back-pressure: no new cases while this many finished trees await the writer
+    # Shard writers: 1 = one, on the driver's node. More (e.g. one per node, with spread) need --out on storage
+    # every node reaches (s3://, gs://, a shared mount): each tree goes whole to one writer (by tree id).
+    writers: int = 1
+    resources: dict[str, float] = {}  # placement of the writers (docs/cluster.md, "What runs where")
+    spread: bool = False
 
 
 class EngineConfig(_Cfg):
