@@ -34,7 +34,7 @@ from _ray import start_local_ray  # noqa: E402
 from medaction.engine.config import load_config  # noqa: E402
 from medaction.envs.oracle import Oracle  # noqa: E402
 from medaction.policies.base import build  # noqa: E402
-from medaction.policies.sim import SimConfig  # noqa: E402
+from medaction.policies.backends.sim import SimConfig  # noqa: E402
 from medaction.policies.types import SamplingParams  # noqa: E402
 from medaction.tree.loop import initial_state, make_node, oracle_answer, run_turn  # noqa: E402
 from medaction.tree.scheduler import TreeScheduler, TreeSpec  # noqa: E402

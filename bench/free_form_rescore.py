@@ -18,7 +18,7 @@ import msgspec
 import pyarrow.parquet as pq
 
 from medaction.envs.load import default_cases_path, iter_environments
-from medaction.policies.parser_hypotheses import extract_hypotheses
+from medaction.policies.parsing.hypotheses import extract_hypotheses
 from medaction.scoring.counts import counts_from_rows
 from medaction.scoring.kg_scorer import KGScorer, KGScorerConfig
 from medaction.scoring.rows import from_row, to_row

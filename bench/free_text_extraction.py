@@ -1,4 +1,4 @@
-"""How often the free-text hypothesis extractor (policies/parser_hypotheses.py) finds a top-1 in real free-form
+"""How often the free-text hypothesis extractor (policies/parsing/hypotheses.py) finds a top-1 in real free-form
 diagnostic reasoning: MedR-Bench's clinician-written `differential_diagnosis` texts (../shared/data).
 
 The rules were adjusted after reading texts 0-2 only; texts 3-99 are the held-out figure.
@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from medaction.policies.parser_hypotheses import extract_hypotheses
+from medaction.policies.parsing.hypotheses import extract_hypotheses
 
 DEFAULT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "cases" / "medrbench_diagnosis_demo100.json"
 

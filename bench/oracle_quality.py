@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from medaction.envs.load import default_cases_path  # noqa: E402
-from medaction.envs.oracle_eval import evaluate  # noqa: E402
+from tests.support.oracle_eval import evaluate  # noqa: E402
 
 MEDRBENCH = REPO.parent / "shared" / "data" / "cases" / "medrbench_diagnosis_demo100.json"
 

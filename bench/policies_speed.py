@@ -18,8 +18,8 @@ from medaction.policies.types import Message, SamplingParams
 
 
 async def heuristic(n_cases: int) -> None:
-    from medaction.policies.heuristic import HeuristicConfig, HeuristicPolicy
-    from medaction.policies.knowledge import LOAD_STATS
+    from medaction.policies.backends.heuristic import HeuristicConfig, HeuristicPolicy
+    from medaction.policies.backends.knowledge import LOAD_STATS
 
     t0 = time.perf_counter()
     pol = HeuristicPolicy(HeuristicConfig())
@@ -39,7 +39,7 @@ async def heuristic(n_cases: int) -> None:
 
 
 async def hf(tokens: int) -> None:
-    from medaction.policies.hf import HFConfig, HFPolicy
+    from medaction.policies.backends.hf import HFConfig, HFPolicy
 
     pol = HFPolicy(HFConfig(max_batch=8, batch_wait_ms=50))
     print(f"hf: SmolLM2-135M load {pol.load_s:.2f}s on {pol.device}")

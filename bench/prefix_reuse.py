@@ -23,7 +23,7 @@ from _cases import write_cases  # noqa: E402
 from _ray import start_local_ray  # noqa: E402
 
 from medaction.engine.config import load_config  # noqa: E402
-from medaction.policies.sim import _WORD_RE, PrefixCache, SimConfig  # noqa: E402
+from medaction.policies.backends.sim import _WORD_RE, PrefixCache, SimConfig  # noqa: E402
 
 
 def theoretical_max(out: Path, block: int) -> int:

@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from medaction.scoring.batch import LinkedTrajectory, score_linked  # noqa: E402
 from medaction.envs.mentions import normalise_diagnosis as normalise  # noqa: E402
 from medaction.scoring.graph import GraphStore  # noqa: E402
+from tests.support.batch_scoring import LinkedTrajectory, score_linked  # noqa: E402
 
 TURN_P = np.array([0.03, 0.10, 0.17, 0.20, 0.18, 0.13, 0.10, 0.09])  # turns 1..8
 

@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _capacity import default_in_flight, nonclairvoyant_floor  # noqa: E402
 
-from medaction.policies.sim import SimConfig, commit_probability  # noqa: E402
+from medaction.policies.backends.sim import SimConfig, commit_probability  # noqa: E402
 from medaction.policies.types import Turn  # noqa: E402
 from medaction.tree.scheduler import TreeScheduler, TreeSpec  # noqa: E402
 from medaction.tree.tree import NodeTask  # noqa: E402

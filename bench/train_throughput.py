@@ -9,8 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests.support helpers
 
 
 def main() -> None:
@@ -28,8 +31,8 @@ def main() -> None:
 def run(args: argparse.Namespace, tmp: Path) -> None:
     from medaction.trainers.config import load_config
     from medaction.trainers.local import build_examples, train_local
-    from medaction.trainers.synthetic import synthetic_shards
-    from medaction.trainers.tiny import build_tiny_student
+    from tests.support.synthetic import synthetic_shards
+    from tests.support.tiny import build_tiny_student
 
     shards = synthetic_shards(tmp / "shards", n_cases=64, n_turns=3)
     base = [f"data.shards=['{tmp / 'shards'}']", "data.free_share=0.0", f"model.max_length={args.max_length}",

@@ -11,7 +11,7 @@ import cycle can come from it. Users add their own entries with `Registry.add` (
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Generic, TypeVar
 
 from medaction.outputs import UsageError
@@ -77,3 +77,19 @@ def _split(target: str, what: str) -> tuple[str, str]:
     if not sep or not module or not attr:
         raise ValueError(f"{what}: {target!r} must look like 'package.module:attribute'")
     return module, attr
+
+
+def exports(table: Registry[object]) -> tuple[Callable[[str], object], Callable[[], list[str]]]:
+    """A package's public names as a lazy table: `__getattr__, __dir__ = exports(Registry(...))` in its
+    `__init__.py`, with `__all__ = table.names()`. Importing the package imports none of its modules, so a layer
+    stays cheap to import (no Ray or torch until a name that needs it is used) and no cycle comes from it."""
+
+    def __getattr__(name: str) -> object:
+        if name not in table:
+            raise AttributeError(f"module has no attribute {name!r}")
+        return table.get(name)
+
+    def __dir__() -> list[str]:
+        return table.names()
+
+    return __getattr__, __dir__

@@ -19,7 +19,7 @@ def free_port() -> int:
 @functools.cache
 def shared_smol() -> Any:
     """One SmolLM2 HFPolicy per test process (loading costs seconds; several modules use it)."""
-    from medaction.policies.hf import HFConfig, HFPolicy
+    from medaction.policies.backends.hf import HFConfig, HFPolicy
 
     return HFPolicy(HFConfig(max_batch=8, batch_wait_ms=30))
 

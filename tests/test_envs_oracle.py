@@ -10,7 +10,7 @@ from encoder_fixtures import TrigramEncoder
 
 from medaction.envs.load import default_cases_path, iter_environments
 from medaction.envs.oracle import Oracle, TestMatcher
-from medaction.envs.oracle_eval import evaluate
+from tests.support.oracle_eval import evaluate
 from medaction.envs.types import UNAVAILABLE, Environment, TestItem
 
 LABELS = Path(__file__).parent / "data" / "oracle_labels.jsonl"

@@ -64,7 +64,8 @@ def test_eval_end_to_end_smollm2(ray_session, agentclinic_path: Path, tmp_path: 
     res = evaluate(spec, backend=EngineBackend(), judge=build_judge("offline"))
     assert res.summary.n_cases == 1 and res.summary.graph == "none" and res.scorer == "identity"
     for c in read_cases(out):
-        assert 1 <= c.n_turns <= 2 and c.stop in {"final", "max_turns", "parse_failed", "policy_error", "timeout"}
+        assert 1 <= c.n_turns <= 2 and c.stop in {"final", "max_turns", "parse_failed", "truncated", "policy_error",
+                                                  "timeout"}  # max_tokens 8: SmolLM2 turns are cut
         assert 0.0 <= c.precision <= 1.0 and 0.0 <= c.recall <= 1.0
     md = (out / "report.md").read_text()
     assert "| smollm2-135m |" in md and (out / "plots" / "dtc_per_turn.png").read_bytes()[:8] == PNG

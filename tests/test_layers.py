@@ -167,3 +167,13 @@ def test_ray_only_in_actors_and_engine() -> None:
             if any(n == "ray" or n.startswith("ray.") for n in names) and not allowed:
                 bad.append(f"{module}: {names}")
     assert bad == []
+
+
+def test_every_layer_exports_names_that_resolve() -> None:
+    import importlib
+
+    for layer in sorted(r for r in RANKS if (PACKAGE / r).is_dir()):
+        package = importlib.import_module(f"medaction.{layer}")
+        assert package.__all__, layer
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"medaction.{layer}.{name}"

@@ -17,7 +17,7 @@ from http_fixtures import ChatHandler, serve
 
 from medaction.envs.types import UNAVAILABLE, Environment, TestItem
 from medaction.policies.llm_oracle import SYSTEM, LLMOracle, LLMOracleSettings
-from medaction.policies.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
+from medaction.policies.backends.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
 
 ENV = Environment(
     case_id="c-llm", source="jsonl", initial_observation="A 40-year-old with fatigue.",

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from medaction.policies.parser import parse_turn
+from medaction.policies.parsing.parser import parse_turn
 from medaction.policies.types import Hypothesis
 
 CLEAN = (

@@ -10,7 +10,7 @@ import random
 import re
 from collections import Counter
 
-from medaction.policies.parser import parse_turn
+from medaction.policies.parsing.parser import parse_turn
 
 DX = ["Myasthenia gravis", "Lambert-Eaton myasthenic syndrome", "Graves' disease", "Sjögren syndrome",
       "Type 2 diabetes mellitus", "Acute appendicitis", "Pulmonary embolism", "Crohn's disease", "Sarcoidosis",

@@ -1,10 +1,10 @@
-"""The parser's free-text path for hypotheses (policies/parser_hypotheses.py): leading diagnosis + differential."""
+"""The parser's free-text path for hypotheses (policies/parsing/hypotheses.py): leading diagnosis + differential."""
 
 from __future__ import annotations
 
 import pytest
 
-from medaction.policies.parser_hypotheses import extract_hypotheses, leading_hypothesis
+from medaction.policies.parsing.hypotheses import extract_hypotheses, leading_hypothesis
 
 
 def names(text: str) -> list[str]:
@@ -18,6 +18,8 @@ def names(text: str) -> list[str]:
         ("At first I thought of a stroke. However, the most likely diagnosis is Guillain-Barre syndrome given the "
          "ascending weakness.", ["Guillain-Barre syndrome"]),
         ("Hypothyroidism is the most likely explanation here.", ["Hypothyroidism"]),
+        ("The TSH changes things; I suspect hypothyroidism now.", ["hypothyroidism"]),
+        ("Leading diagnosis: sarcoidosis at this point.", ["sarcoidosis"]),
         ("The leading diagnosis is an acute appendicitis, with ovarian torsion less likely.", ["acute appendicitis"]),
         ("Differential diagnosis includes pneumonia, pulmonary embolism and heart failure. I suspect pulmonary "
          "embolism because of the tachycardia.", ["pulmonary embolism", "pneumonia", "heart failure"]),

@@ -13,9 +13,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from medaction.policies.parser import parse_turn
-from medaction.policies.parser_fields import _NO_ANSWER as NO_ANSWER
-from medaction.policies.parser_fields import MAX_ITEMS, dedupe_key, normalise_tests
+from medaction.policies.parsing.parser import parse_turn
+from medaction.policies.parsing.fields import _NO_ANSWER as NO_ANSWER
+from medaction.policies.parsing.fields import MAX_ITEMS, dedupe_key, normalise_tests
 from medaction.policies.types import Turn
 
 SETTINGS = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow,

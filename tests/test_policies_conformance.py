@@ -10,7 +10,7 @@ import pytest
 
 from medaction.policies.base import Policy, available, build
 from medaction.policies.context import build_context
-from medaction.policies.parser import parse_turn
+from medaction.policies.parsing.parser import parse_turn
 from medaction.policies.types import Completion, SamplingParams
 from policies_fixtures import serve_apps, shared_smol  # noqa: F401 - session fixture
 

@@ -19,7 +19,7 @@ async def test_smollm2_agentclinic_case_end_to_end() -> None:
     took = time.perf_counter() - t0
     print(f"\nSmolLM2 e2e: stop={traj.stop} nodes={len(traj.nodes)} in {took:.1f}s")
     assert traj.case_id == env.case_id and traj.policy_id == "smollm2"
-    assert traj.stop in ("final", "max_turns", "parse_failed")
+    assert traj.stop in ("final", "max_turns", "parse_failed", "truncated")  # tiny max_tokens: cut turns
     assert traj.nodes, "every completed turn is recorded, parsed or not"
     node = traj.nodes[0]
     assert node.node_id.startswith("r0") and node.depth == 1

@@ -11,9 +11,9 @@ from medaction.envs.load import default_cases_path, iter_environments
 from medaction.envs.oracle import Oracle
 from medaction.envs.types import OracleReply
 from medaction.policies.context import build_context
-from medaction.policies.heuristic import HeuristicConfig, HeuristicPolicy, extract_findings
-from medaction.policies.knowledge import LOAD_STATS, get_index
-from medaction.policies.parser import parse_turn
+from medaction.policies.backends.heuristic import HeuristicConfig, HeuristicPolicy, extract_findings
+from medaction.policies.backends.knowledge import LOAD_STATS, get_index
+from medaction.policies.parsing.parser import parse_turn
 from medaction.policies.types import SamplingParams
 
 PARAMS = SamplingParams()
@@ -104,7 +104,7 @@ async def test_full_rollouts_through_loop(policy) -> None:
 
 def test_own_past_reasoning_is_not_read_as_evidence() -> None:
     """The prompt's reasoning section (the policy's own words) is cut out; o1 and the test record stay."""
-    from medaction.policies.heuristic import evidence_text
+    from medaction.policies.backends.heuristic import evidence_text
 
     reply = OracleReply(request="Chest X-ray", matched=("Chest X-ray",), result="bilateral infiltrates",
                         available=True)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from medaction.policies.hf import HFConfig, HFPolicy
+from medaction.policies.backends.hf import HFConfig, HFPolicy
 from medaction.policies.types import Message, SamplingParams
 from policies_fixtures import shared_smol
 
@@ -60,7 +60,7 @@ async def test_lora_adapter_dir_loads(smol, tmp_path) -> None:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from medaction.policies.hf import default_model_dir
+    from medaction.policies.backends.hf import default_model_dir
 
     base = AutoModelForCausalLM.from_pretrained(default_model_dir())
     get_peft_model(base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"])).save_pretrained(tmp_path / "lora")

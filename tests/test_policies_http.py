@@ -13,7 +13,7 @@ from http_fixtures import ChatHandler, serve
 from policies_fixtures import free_port, serve_apps  # noqa: F401 - session fixture
 
 from medaction.policies.base import PolicyError, build
-from medaction.policies.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
+from medaction.policies.backends.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
 from medaction.policies.types import Completion, Message, SamplingParams
 
 SECRET = "sk-test-DO-NOT-LEAK-4f9a2c"

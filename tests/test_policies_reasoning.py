@@ -9,8 +9,8 @@ import json
 from http_fixtures import ChatHandler, serve
 
 from medaction.envs.types import Environment, TestItem
-from medaction.policies.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
-from medaction.policies.reasoning import completion_turn, split_think
+from medaction.policies.backends.openai_http import OpenAIHTTPConfig, OpenAIHTTPPolicy
+from medaction.policies.parsing.reasoning import completion_turn, split_think
 from medaction.policies.types import Completion, SamplingParams
 from medaction.tree.loop import rollout
 

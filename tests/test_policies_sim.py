@@ -7,8 +7,8 @@ import time
 
 from medaction.policies.base import build
 from medaction.policies.context import build_context
-from medaction.policies.parser import parse_turn
-from medaction.policies.sim import PrefixCache, SimConfig, SimPolicy
+from medaction.policies.parsing.parser import parse_turn
+from medaction.policies.backends.sim import PrefixCache, SimConfig, SimPolicy
 from medaction.policies.types import Message, SamplingParams
 
 O1 = "A 62-year-old woman presents with three days of fever, productive cough and pleuritic chest pain."
@@ -85,7 +85,7 @@ async def test_cached_tokens_real_and_queueing_by_concurrency() -> None:
 
 
 def test_final_turn_detection_only_on_the_last_turn() -> None:
-    from medaction.policies.turn_text import is_final_turn, turn_index
+    from medaction.policies.parsing.turn_text import is_final_turn, turn_index
 
     assert [is_final_turn(_msgs(t, 4)) for t in (1, 2, 3, 4)] == [False, False, False, True]
     assert [turn_index(_msgs(t, 4)) for t in (1, 2, 3, 4)] == [0, 1, 2, 3]

@@ -19,7 +19,7 @@ def zero_adapter(tmp_path_factory):  # type: ignore[no-untyped-def]
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from medaction.policies.hf import default_model_dir
+    from medaction.policies.backends.hf import default_model_dir
 
     path = tmp_path_factory.mktemp("adapter") / "v1"
     model = AutoModelForCausalLM.from_pretrained(default_model_dir())
@@ -106,8 +106,8 @@ async def test_hf_swap_changes_served_weights(zero_adapter, tmp_path) -> None:  
     import torch
     from peft import PeftModel
 
-    from medaction.policies.hf import HFConfig, HFPolicy
-    from medaction.policies.weights import WeightUpdate, apply_update
+    from medaction.policies.backends.hf import HFConfig, HFPolicy
+    from medaction.policies.backends.weights import WeightUpdate, apply_update
 
     pol = HFPolicy(HFConfig(max_prompt_tokens=64))
     ids = torch.tensor([[1, 2, 3, 4]])
@@ -131,7 +131,7 @@ async def test_hf_swap_changes_served_weights(zero_adapter, tmp_path) -> None:  
     assert (v2 - base).abs().max() > 1e-2  # the real adapter changed the served weights
     assert list(pol.model.peft_config) == ["v2"]  # the old adapter was dropped
     # full weights from a checkpoint dir (here the base model's own): the adapter is gone, base logits are back
-    from medaction.policies.hf import default_model_dir
+    from medaction.policies.backends.hf import default_model_dir
 
     await apply_update(pol, WeightUpdate(version=3, path=str(default_model_dir()), kind="full"))
     with torch.no_grad():
@@ -148,7 +148,7 @@ def test_inflight_requests_finish_or_retry(ray_session, zero_adapter, on_infligh
 
     from medaction.actors.policy import start_policy_actors
     from medaction.policies.types import Message, SamplingParams
-    from medaction.policies.weights import WeightUpdate
+    from medaction.policies.backends.weights import WeightUpdate
 
     (actor,) = start_policy_actors(teacher="t", backend="hf", config={"max_batch": 1, "threads": 1,
                                                                        "max_prompt_tokens": 64},

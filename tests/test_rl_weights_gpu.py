@@ -1,4 +1,4 @@
-"""Live LoRA loading in the GPU engines (policies/weights.py): vLLM's LoRARequest and SGLang's adapter API.
+"""Live LoRA loading in the GPU engines (policies/backends/weights.py): vLLM's LoRARequest and SGLang's adapter API.
 Run only where the package and a CUDA GPU are present (extras `vllm` / `sglang`); skip with a reason elsewhere.
 
 Model: MEDACTION_GPU_TEST_MODEL (offline dir or HF id), default Qwen/Qwen2.5-0.5B-Instruct. The adapter is made
@@ -51,7 +51,7 @@ def _adapter(path, fill: float) -> str:  # type: ignore[no-untyped-def]
 async def test_gpu_engine_loads_adapters_live(name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _need(name)
     from medaction.policies.base import build
-    from medaction.policies.weights import WeightUpdate, apply_update
+    from medaction.policies.backends.weights import WeightUpdate, apply_update
 
     pol = build(name, {"model": MODEL, "engine_kwargs": LORA_KW[name]})
     try:

@@ -9,7 +9,7 @@ import pytest
 
 from medaction.scoring.encoders import LexicalEncoder, MiniLMEncoder, build_encoder, normalise
 from medaction.scoring.linker import EntityLinker
-from medaction.scoring.linker_eval import evaluate, load_labels
+from tests.support.linker_eval import evaluate, load_labels
 from medaction.scoring.loaders.primekg import load_primekg
 from medaction.scoring.store import hpo_store
 

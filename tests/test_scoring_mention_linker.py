@@ -121,7 +121,7 @@ def test_linking_benchmark_on_labelled_medrbench() -> None:
 
 
 def test_batch_scoring_takes_unlinked_differential_entries() -> None:
-    from medaction.scoring.batch import LinkedTrajectory, score_linked
+    from tests.support.batch_scoring import LinkedTrajectory, score_linked
 
     g = load_primekg(DATA / "kg_primekg_small.csv")
     t2, t1 = g.index_of("MONDO:0"), g.index_of("MONDO:1")

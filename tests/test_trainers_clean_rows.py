@@ -16,8 +16,8 @@ from medaction.trainers.examples import ExampleStats
 from medaction.trainers.local import build_examples
 from medaction.trainers.selection import kept_turn_numbers, path_node_ids, plan
 from medaction.trainers.shorten import count_record_items, shorten_record
-from medaction.trainers.synthetic import scored, trajectory, write_shard
-from medaction.trainers.tiny import build_tokenizer
+from tests.support.synthetic import scored, trajectory, write_shard
+from tests.support.tiny import build_tokenizer
 from medaction.trainers.tokens import IGNORE, TokenStats, fit_example, tokenize_rows
 
 

@@ -11,7 +11,7 @@ from medaction.trainers.config import DataConfig
 from medaction.trainers.examples import EXAMPLE_SCHEMA, write_examples
 from medaction.trainers.local import build_examples
 from medaction.trainers.selection import plan
-from medaction.trainers.synthetic import scored, trajectory, write_shard
+from tests.support.synthetic import scored, trajectory, write_shard
 
 
 @pytest.fixture()

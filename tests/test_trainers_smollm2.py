@@ -10,13 +10,13 @@ import torch
 
 from medaction.trainers.config import load_config
 from medaction.trainers.local import train_local
-from medaction.trainers.synthetic import synthetic_shards
+from tests.support.synthetic import synthetic_shards
 
 pytestmark = pytest.mark.slow
 
 
 def test_smollm2_lora_then_hf_policy_generates(tmp_path: Path) -> None:
-    from medaction.policies.hf import HFConfig, HFPolicy
+    from medaction.policies.backends.hf import HFConfig, HFPolicy
     from medaction.policies.types import Message, SamplingParams
 
     shards = synthetic_shards(tmp_path / "shards", n_cases=4, n_turns=2, n_shards=1)

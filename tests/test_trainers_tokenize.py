@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medaction.trainers.tiny import build_tokenizer
+from tests.support.tiny import build_tokenizer
 from medaction.trainers.tokens import IGNORE, TokenStats, pack, tokenize_example, tokenize_rows
 
 MSGS = [

@@ -15,7 +15,7 @@ from medaction.trainers.config import DataConfig, TrainConfig, load_config
 from medaction.trainers.local import build_examples, micro_batches
 from medaction.trainers.loop import train_loop
 from medaction.trainers.student import load_student
-from medaction.trainers.tiny import build_tiny_student
+from tests.support.tiny import build_tiny_student
 from medaction.trainers.tokens import tokenize_rows
 
 

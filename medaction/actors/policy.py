@@ -2,7 +2,7 @@
 serves up to `max_concurrency` requests at once (the driver never sends more). GPU backends get `num_gpus`.
 
 Live weight updates (docs/rl.md, "Weight updates"): `load_weights(update, on_inflight)` swaps a LoRA adapter or full
-weights (policies/weights.py) and bumps the replica's version; `complete_versioned` returns the version that
+weights (policies/backends/weights.py) and bumps the replica's version; `complete_versioned` returns the version that
 produced each completion. `on_inflight="finish"`: new requests wait at a gate while the requests already running
 finish on the old weights, then the swap happens; `"retry"`: the swap happens at once (between two forward
 batches, without waiting for the running requests) and a request whose completion returns after the swap is run
@@ -23,7 +23,7 @@ import ray
 from medaction.actors.placement import group_options
 from medaction.policies.base import build
 from medaction.policies.types import Completion, Message, SamplingParams
-from medaction.policies.weights import WeightUpdate, apply_update
+from medaction.policies.backends.weights import WeightUpdate, apply_update
 
 
 @ray.remote

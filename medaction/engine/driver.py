@@ -105,7 +105,6 @@ class Driver:
             run_seed=cfg.seed, spec=TreeSpec(k=t.k, b=t.b, width=t.width, max_turns=t.max_turns),
             strategy=build_strategy(t.strategy, t.strategy_fn))
         self.pools = [TeacherPool(tc, max_restarts=e.max_restarts, queued=self.sched.queued) for tc in cfg.policies]
-        self.by_id = {p.id: p for p in self.pools}
         self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
                                   retries=e.call_retries, oracle=cfg.oracle, cache_dir=_oracle_cache(out_dir, self.hash))
         sc = cfg.scoring

@@ -1,10 +1,11 @@
 """Stage 1 as a Ray job: many reports -> environments, with the engine's PolicyActors and case-sticky Router.
 
-The driver runs the same streaming, resumable loop as a local run (`envs.extract_run.run_extraction`: bounded
+The driver runs the same streaming, resumable loop as a local run (`stage1.extract_run.run_extraction`: bounded
 in-flight cases, append-only JSONL outputs, `--resume` skips finished ids); only the policy differs: `ReplicaSet`
-(actors/replicas.py, the one replica client) sends each completion to a PolicyActor replica (a GPU model or
-an HTTP client with its own pool), keeping a case's repair turn on the replica that saw its first prompt (prefix cache). A replica that dies is marked dead and the
-request goes to a live one; a case whose every replica died becomes a per-case failure, never a crashed job.
+(actors/replicas.py, the one replica client) sends each completion to a PolicyActor replica (a GPU model or an
+HTTP client with its own pool), keeping a case's repair turn on the replica that saw its first prompt (prefix
+cache). A replica that dies is marked dead and the request goes to a live one; a case whose every replica died
+becomes a per-case failure, never a crashed job.
 Validation is cheap and runs in the driver. Submit with `ray job submit -- medaction envs extract --ray ...`.
 """
 

@@ -7,7 +7,7 @@ instead of the shard writer, and returns one scored group per case: G root traje
 `branches > 0`), each with its shard row, its per-turn and terminal rewards (scoring/rewards.py, computed in the
 scorer actors from the same scoring as the SFT rows) and the weights version of every turn. `astream` yields the
 groups as their trees finish. `update_weights(path)` pushes a LoRA adapter or full weights to the live actors
-(policies/weights.py) without restarting anything; the lag between the caller's trainer step and the versions
+(policies/backends/weights.py) without restarting anything; the lag between the caller's trainer step and the versions
 that produced a batch is reported per group and per batch.
 
 Usable without the CLI: `from medaction.engine.rollout_service import RolloutService`.
@@ -34,7 +34,7 @@ from medaction.engine.pools import OraclePool, TeacherPool
 from medaction.engine.summary import RunSummary
 from medaction.envs.types import Environment
 from medaction.policies.types import Message, Mode, SamplingParams
-from medaction.policies.weights import WeightKind, WeightUpdate
+from medaction.policies.backends.weights import WeightKind, WeightUpdate
 from medaction.scoring.rewards import RewardBreakdown, RewardConfig, reward_config
 from medaction.scoring.rows import from_row
 from medaction.scoring.types import ScoredTrajectory
@@ -112,7 +112,6 @@ class _RolloutDriver(Driver):
                                    strategy=build_strategy(t.strategy, t.strategy_fn))
         svc._sched = self.sched
         self.pools = [svc.pool]
-        self.by_id = {svc.pool.id: svc.pool}
         self.oracles, self.scorers, self.writer = svc.oracles, svc.scorers, None
         self.done = set()
         self.scorer_name = svc.scorer_name

@@ -9,6 +9,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from medaction.config import read_policy_config
+from medaction.policies.base import check_config
 from medaction.outputs import RunFailed, UsageError
 
 if TYPE_CHECKING:  # serve.py imports Ray Serve: keep `medaction --help` fast
@@ -37,7 +38,7 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
     from medaction.engine.serve import FaultSpec, ServeConfig
 
     policy_config = read_policy_config(args.policy_config)
-    check_policy(args.policy, policy_config)
+    check_config(args.policy, policy_config, where=f"--policy {args.policy}")
     try:
         faults = FaultSpec(
             share_429=args.fault_429, share_500=args.fault_500, share_stall=args.fault_stall,
@@ -51,20 +52,6 @@ def config_from_args(args: argparse.Namespace) -> ServeConfig:
         backend=args.policy, policy_config=policy_config, model_name=args.model_name, host=args.host,
         port=args.port, num_replicas=args.replicas, faults=faults,
     )
-
-
-def check_policy(name: str, config: dict) -> None:
-    """Backend name and config checked before Ray starts (a typo used to fail inside a replica, minutes later)."""
-    import msgspec
-
-    from medaction.policies.base import available, config_type
-
-    if name not in available():
-        raise UsageError(f"--policy {name!r}: unknown policy backend; known: {', '.join(available())}")
-    try:
-        msgspec.convert(config, config_type(name))
-    except msgspec.ValidationError as exc:
-        raise UsageError(f"--policy-config for {name}: {exc}") from None
 
 
 def check_port_free(host: str, port: int) -> None:

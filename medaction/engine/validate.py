@@ -16,7 +16,7 @@ from medaction.outputs import UsageError
 
 def validate_run(cfg: RunConfig) -> None:
     from medaction.envs.load import SOURCES
-    from medaction.policies.base import available, config_type
+    from medaction.policies.base import check_config
     from medaction.policies.types import SamplingParams
     from medaction.scoring.base import available_scorers
     from medaction.tree.branching import build_strategy
@@ -33,20 +33,9 @@ def validate_run(cfg: RunConfig) -> None:
         build_strategy(cfg.tree.strategy, cfg.tree.strategy_fn)
     except (ValueError, ImportError, AttributeError) as exc:
         raise UsageError(f"tree.strategy: {exc}") from None
-    backends = available()
     for i, tc in enumerate(cfg.policies):
         where = f"policies.{i} (id {tc.id!r})"
-        if tc.backend not in backends:
-            raise UsageError(f"{where}: unknown policy backend {tc.backend!r}; known: {', '.join(backends)}")
-        ctype = config_type(tc.backend)
-        unknown = sorted(set(tc.config) - set(ctype.__struct_fields__))
-        if unknown:  # backend config Structs ignore unknown keys; a typo must not silently become a default
-            raise UsageError(f"{where}.config: unknown key(s) {', '.join(unknown)} for backend {tc.backend!r}; "
-                             f"known: {', '.join(ctype.__struct_fields__)}")
-        try:
-            msgspec.convert(tc.config, ctype)
-        except msgspec.ValidationError as exc:
-            raise UsageError(f"{where}.config: {exc}") from None
+        check_config(tc.backend, tc.config, where=f"{where}.config")
         unknown = sorted(set(tc.params) - set(SamplingParams.__struct_fields__))
         if unknown:
             raise UsageError(f"{where}.params: unknown key(s) {', '.join(unknown)}; known: "

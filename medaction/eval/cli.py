@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from medaction.config import read_policy_config
+from medaction.policies.base import check_config
 from medaction.outputs import UsageError, same_file
 
 def _judge(args: argparse.Namespace):  # noqa: ANN202
@@ -21,19 +22,6 @@ def _judge(args: argparse.Namespace):  # noqa: ANN202
         return build_judge(args.judge, cfg or None)
     except (KeyError, ValueError, msgspec.ValidationError) as exc:
         raise UsageError(f"--judge {args.judge}: {str(exc).strip(chr(34) + chr(39))}") from None
-
-
-def _check_policy(name: str, config: dict[str, Any]) -> None:
-    """Backend name and config are checked here, before the engine starts Ray (a typo used to surface as a
-    traceback from inside a Ray task, leaving a run directory behind)."""
-    from medaction.policies.base import available, config_type
-
-    if name not in available():
-        raise UsageError(f"--policy {name!r}: unknown policy backend; known: {', '.join(available())}")
-    try:
-        msgspec.convert(config, config_type(name))
-    except msgspec.ValidationError as exc:
-        raise UsageError(f"--policy-config for {name}: {exc}") from None
 
 
 def _source(source: str, cases: Path) -> str:
@@ -57,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
 
     scorer_cfg = read_policy_config(args.scorer_config, option="--scorer-config")
     policy_cfg = read_policy_config(args.policy_config)
-    _check_policy(args.policy, {k: v for k, v in policy_cfg.items() if k != "sampling"})
+    backend_cfg = {k: v for k, v in policy_cfg.items() if k != "sampling"}  # `sampling` is the eval's, not the backend's
+    check_config(args.policy, backend_cfg, where="--policy/--policy-config")
     source = _source(args.source, Path(args.cases))
     judge = _judge(args)
     spec = EvalSpec(

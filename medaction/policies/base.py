@@ -43,13 +43,13 @@ class Backend:
 
 # The policy backends (docs/design.md, "Policies"). Each module imports its heavy deps lazily inside methods.
 BACKENDS: Registry[Backend] = Registry("policy backend", {
-    "scripted": "medaction.policies.scripted:BACKEND",
-    "heuristic": "medaction.policies.heuristic:BACKEND",
-    "sim": "medaction.policies.sim:BACKEND",
-    "openai_http": "medaction.policies.openai_http:BACKEND",
-    "hf": "medaction.policies.hf:BACKEND",
-    "vllm": "medaction.policies.vllm_backend:BACKEND",
-    "sglang": "medaction.policies.sglang_backend:BACKEND",
+    "scripted": "medaction.policies.backends.scripted:BACKEND",
+    "heuristic": "medaction.policies.backends.heuristic:BACKEND",
+    "sim": "medaction.policies.backends.sim:BACKEND",
+    "openai_http": "medaction.policies.backends.openai_http:BACKEND",
+    "hf": "medaction.policies.backends.hf:BACKEND",
+    "vllm": "medaction.policies.backends.vllm_backend:BACKEND",
+    "sglang": "medaction.policies.backends.sglang_backend:BACKEND",
 })
 
 
@@ -69,3 +69,21 @@ def build(name: str, config: Any = None) -> Policy:
     elif isinstance(config, dict):
         config = msgspec.convert(config, backend.config_type)
     return backend.factory(config)
+
+
+def check_config(name: str, config: dict[str, Any], *, where: str = "--policy-config") -> None:
+    """A backend name and its config table, checked before anything starts (a typo used to fail inside a replica,
+    minutes later). Backend config Structs ignore unknown keys, so they are refused here. Raises UsageError."""
+    from medaction.outputs import UsageError
+
+    if name not in BACKENDS:
+        raise UsageError(f"{where}: unknown policy backend {name!r}; known: {', '.join(available())}")
+    ctype = config_type(name)
+    unknown = sorted(set(config) - set(ctype.__struct_fields__))
+    if unknown:
+        raise UsageError(f"{where}: unknown key(s) {', '.join(unknown)} for backend {name!r}; "
+                         f"known: {', '.join(ctype.__struct_fields__)}")
+    try:
+        msgspec.convert(config, ctype)
+    except msgspec.ValidationError as exc:
+        raise UsageError(f"{where}: {exc}") from None

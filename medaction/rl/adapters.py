@@ -179,7 +179,7 @@ class VerlClinicalInteraction:
 def turn_samples(batch: Any, tokenizer: Any, *, max_prompt_tokens: int | None = None) -> list[dict[str, Any]]:
     """Per-turn token samples of a RolloutBatch: one per turn, its trajectory's group-normalised advantage,
     the turn's own reward, and `uid` = the group (case) for frameworks that normalise by uid themselves."""
-    from medaction.policies.chat_ids import prompt_ids
+    from medaction.policies.backends.chat_ids import prompt_ids
 
     out: list[dict[str, Any]] = []
     for g in batch.groups:

@@ -17,8 +17,8 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from medaction.policies.parser import parse_turn
-from medaction.policies.parser_hypotheses import extract_hypotheses
+from medaction.policies.parsing.parser import parse_turn
+from medaction.policies.parsing.hypotheses import extract_hypotheses
 from medaction.policies.types import Message, SamplingParams
 
 EXTRACTORS = ("rules", "policy", "none")

@@ -68,6 +68,7 @@ def decide(name: str, dtc: Sequence[int | None], rac: Sequence[float | None], co
     raise KeyError(f"unknown filter {name!r}; known: {', '.join(FILTERS)}")
 
 
+FilterName = Literal["none", "correctness", "dtc+rac"]
 FILTERS: tuple[str, ...] = ("none", "correctness", "dtc+rac")
 
 

@@ -24,7 +24,7 @@ from medaction.envs.mentions import normalise_diagnosis
 from medaction.envs.types import Environment
 from medaction.policies.types import Turn
 from medaction.scoring.extractor import build_extractor
-from medaction.scoring.filters import FILTERS, UNMEASURED, decide
+from medaction.scoring.filters import FILTERS, UNMEASURED, FilterName, decide
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.hops import bfs_distances
 from medaction.scoring.linker import EntityLinker
@@ -43,7 +43,7 @@ class KGScorerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     encoder: str = "lexical"  # lexical | minilm | medcpt
     encoder_config: dict[str, Any] = {}
     threshold: float = 0.5
-    filter: str = "dtc+rac"  # none | correctness | dtc+rac
+    filter: FilterName = "dtc+rac"
     unmeasured: Literal["correctness", "keep", "discard"] = "correctness"  # what DTC cannot measure (filters.py)
     extractor: Literal["rules", "policy", "none"] = "rules"  # b_t of turns without a differential (extractor.py)
     extractor_policy: str = ""  # registered policy backend for extractor = "policy"

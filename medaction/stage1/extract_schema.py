@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from medaction.policies import parser
+from medaction.policies.parsing import parser
 
 
 class ExtractedO1(msgspec.Struct, frozen=True, kw_only=True):

@@ -21,7 +21,7 @@ import msgspec
 
 from medaction.envs.types import Environment, TestItem
 from medaction.policies.base import Policy
-from medaction.policies.turn_text import approx_tokens, render_turn
+from medaction.policies.parsing.turn_text import approx_tokens, render_turn
 from medaction.policies.types import Completion, Hypothesis, Message, SamplingParams
 
 GOLD_POLICY_ID = "gold"

@@ -29,7 +29,7 @@ from typing import Any
 import msgspec
 
 from medaction.envs.types import Environment
-from medaction.policies.chat_ids import prompt_ids
+from medaction.policies.backends.chat_ids import prompt_ids
 from medaction.policies.types import Message, SamplingParams
 from medaction.scoring.rewards import RewardConfig, group_advantages
 
@@ -72,13 +72,15 @@ class IterationLog(msgspec.Struct, kw_only=True):
     rows: list[dict[str, Any]] = []
 
 
-def turn_examples(batch: Any, max_prompt_tokens: int, tokenizer: Any) -> list[tuple[list[int], list[int], float]]:
-    """(prompt ids, completion ids, advantage) for every turn of every trajectory with a non-zero advantage."""
+def turn_examples(batch: Any, max_prompt_tokens: int, tokenizer: Any, *, keep_zero: bool = False,
+                  ) -> list[tuple[list[int], list[int], float]]:
+    """(prompt ids, completion ids, advantage) for every turn of every trajectory with a non-zero advantage; with
+    `keep_zero` (an entropy bonus is on) zero-advantage turns too, since the entropy term applies to every sample."""
     out = []
     for g in batch.groups:
         adv = group_advantages(g.returns)
         for tr, a in zip(g.trajectories, adv, strict=True):
-            if a == 0.0:
+            if a == 0.0 and not keep_zero:
                 continue
             for n in tr.scored.trajectory.nodes:
                 text = n.turn.raw
@@ -158,7 +160,7 @@ def run_grpo(cases: Sequence[Environment], cfg: GRPOConfig = GRPOConfig(), *,
             advs = [a for g in batch.groups for a in group_advantages(g.returns)]
             loss, trained, published = None, 0, None
             if it < cfg.iterations - 1:
-                ex = turn_examples(batch, cfg.max_prompt_tokens, tok)
+                ex = turn_examples(batch, cfg.max_prompt_tokens, tok, keep_zero=cfg.entropy_coef > 0)
                 trained = len(ex)
                 loss = pg_step(model, opt, ex, entropy_coef=cfg.entropy_coef)
                 published = version + 1

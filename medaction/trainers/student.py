@@ -74,7 +74,7 @@ def _smollm2_cfg(cfg: ModelConfig) -> ModelConfig:
     """SmolLM2-135M-Instruct exactly as the `hf` policy loads it (the wheel's GGUF, converted once and cached)."""
     import msgspec
 
-    from medaction.policies.hf import default_model_dir
+    from medaction.policies.backends.hf import default_model_dir
 
     return msgspec.structs.replace(cfg, path=cfg.path or str(default_model_dir()))
 

@@ -15,7 +15,7 @@ Turn rules (documented decisions):
 - A reply cut at the token limit (the completion's finish_reason "length") is never parsed as complete: the turn is
   marked truncated (parse="failed") and gets the repair retry asking for a shorter reply; a retry cut again stops
   the line "truncated". `usage.truncated` counts the cut calls of a turn. Separate reasoning (reasoning_content, a
-  <think> block) is the turn's reasoning (policies/reasoning.py says where it goes in the stored text).
+  <think> block) is the turn's reasoning (policies/parsing/reasoning.py says where it goes in the stored text).
 - The last turn must commit: a last turn that orders tests gets the repair retry; if it still does not commit, the
   line stops "max_turns" and its tests are not sent to the oracle.
 - Policy exceptions -> "policy_error", TimeoutError -> "timeout", with the error text on the outcome; the failed
@@ -36,8 +36,8 @@ import msgspec
 from medaction.envs.types import Environment, OracleReply
 from medaction.policies.base import Policy
 from medaction.policies.context import Problem, build_context, reasoning_block, repair_messages
-from medaction.policies.parser import parse_turn
-from medaction.policies.reasoning import completion_turn
+from medaction.policies.parsing.parser import parse_turn
+from medaction.policies.parsing.reasoning import completion_turn
 from medaction.policies.types import Completion, Message, Mode, SamplingParams, Turn
 from medaction.tree.seeds import node_seed
 from medaction.tree.tree import first_step, make_trajectory, node_id, root_line, tree_id_for

@@ -19,9 +19,9 @@ import msgspec
 import numpy as np
 
 from medaction.policies.base import Backend
-from medaction.policies.knowledge import HpoIndex, get_index, normalize
+from medaction.policies.backends.knowledge import HpoIndex, get_index, normalize
 from medaction.policies.prompts import templates
-from medaction.policies.turn_text import approx_tokens, is_final_turn, render_turn, turn_index
+from medaction.policies.parsing.turn_text import approx_tokens, is_final_turn, render_turn, turn_index
 from medaction.policies.types import Completion, Hypothesis, Message, SamplingParams
 
 _NEGATION = frozenset({"no", "not", "denies", "denied", "deny", "without", "negative", "absent", "absence", "none"})

@@ -14,8 +14,8 @@ from typing import Any
 import msgspec
 
 from medaction.policies.base import Backend, PolicyError
-from medaction.policies.chat_ids import prompt_ids
-from medaction.policies.reasoning import split_think
+from medaction.policies.backends.chat_ids import prompt_ids
+from medaction.policies.parsing.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -44,7 +44,7 @@ class SGLangPolicy:
             context_length=config.context_length, **config.engine_kwargs,
         )
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
-        self.lora_name: str | None = None  # set by policies/weights.py on a LoRA update; used by later requests
+        self.lora_name: str | None = None  # set by policies/backends/weights.py on a LoRA update; used by later requests
 
     def __repr__(self) -> str:
         return f"SGLangPolicy(model={self.config.model!r})"

@@ -19,7 +19,7 @@ import httpx
 import msgspec
 
 from medaction.policies.base import Backend, PolicyError
-from medaction.policies.reasoning import split_think
+from medaction.policies.parsing.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import re
 
-from medaction.policies.parser_fields import clean_item, dedupe_key, hypothesis_from_text, split_items
-from medaction.policies.parser_text import parse_markdown
+from medaction.policies.parsing.fields import clean_item, dedupe_key, hypothesis_from_text, split_items
+from medaction.policies.parsing.text import parse_markdown
 from medaction.policies.types import Hypothesis
 
 MAX_TEXT = 20_000  # chars of the reasoning tail examined
@@ -56,6 +56,9 @@ _STOP = re.compile(r"\s*(?:,|\(|\bgiven\b|\bbecause\b|\bbased on\b|\bwhich\b|\bs
                    r"|\bfor this\b|\bfor the\b)", re.I)
 _LEAD_WORDS = re.compile(r"^(?:that\s+)?(?:this\s+is\s+|it\s+is\s+|the\s+patient\s+has\s+)?(?:an?\s+|the\s+)?"
                          r"(?:case\s+of\s+|diagnosis\s+of\s+)?", re.I)
+# Words of the sentence, not the name, that trail a diagnosis ("I suspect hypothyroidism now", "... at this point")
+_TRAIL_WORDS = re.compile(r"(?:\s+(?:now|here|instead|then|again|too|also|overall|at\s+this\s+(?:point|stage|time)"
+                          r"|at\s+present|currently|clinically|most\s+likely|likely|probably))+\s*$", re.I)
 _NOT_A_NAME = re.compile(r"^(?:unclear|uncertain|unknown|not\s|no\s|none\b|pending|undetermined|still\b|this\b|"
                          r"it\b|that\b|a\s+number\b|several\b|something\b|one\b|further\b)", re.I)
 
@@ -63,6 +66,7 @@ _NOT_A_NAME = re.compile(r"^(?:unclear|uncertain|unknown|not\s|no\s|none\b|pendi
 def _clean(x: str) -> str | None:
     x = _STOP.split(x, maxsplit=1)[0]
     x = clean_item(_LEAD_WORDS.sub("", x.strip())).strip(" *_\"'`").rstrip(".")
+    x = _TRAIL_WORDS.sub("", x)
     if not x or _NOT_A_NAME.match(x) or len(x.split()) > MAX_WORDS or not re.search(r"[A-Za-z]{3}", x):
         return None
     return x

@@ -1,6 +1,6 @@
 """Linking accuracy on a labelled JSONL set: {"text", "kind", "gold": [accepted node ids]} ([] = should be unlinked).
 
-    python -m medaction.scoring.linker_eval tests/data/linker_labels.jsonl [--encoder minilm] [--threshold 0.5]
+    python -m tests.support.linker_eval tests/data/linker_labels.jsonl [--encoder minilm] [--threshold 0.5]
 """
 
 from __future__ import annotations

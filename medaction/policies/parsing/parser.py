@@ -16,9 +16,9 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-from medaction.policies.parser_fields import FieldResult, fields_from_object, is_turn_object, split_items
-from medaction.policies.parser_repair import loads_lenient
-from medaction.policies.parser_text import parse_markdown, parse_lines
+from medaction.policies.parsing.fields import FieldResult, fields_from_object, is_turn_object, split_items
+from medaction.policies.parsing.repair import loads_lenient
+from medaction.policies.parsing.text import parse_markdown, parse_lines
 from medaction.policies.types import Mode, Turn
 
 MAX_RAW = 200_000  # chars of raw text kept on the Turn, head and tail (a 5500-token reply is ~25k chars)

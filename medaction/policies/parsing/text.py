@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from medaction.policies.parser_fields import (
+from medaction.policies.parsing.fields import (
     FieldResult,
     clean_item,
     final_from_value,

@@ -22,9 +22,9 @@ from typing import Any
 import msgspec
 
 from medaction.policies.base import Backend, PolicyError
-from medaction.policies.chat_ids import prompt_ids
-from medaction.policies.reasoning import split_think
-from medaction.policies.knowledge import cache_dir
+from medaction.policies.backends.chat_ids import prompt_ids
+from medaction.policies.parsing.reasoning import split_think
+from medaction.policies.backends.knowledge import cache_dir
 from medaction.policies.types import Completion, Message, SamplingParams
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from typing import Any
 import msgspec
 
 from medaction.policies.base import Backend, PolicyError
-from medaction.policies.chat_ids import prompt_ids
-from medaction.policies.reasoning import split_think
+from medaction.policies.backends.chat_ids import prompt_ids
+from medaction.policies.parsing.reasoning import split_think
 from medaction.policies.types import Completion, Message, SamplingParams
 
 
@@ -54,7 +54,7 @@ class VLLMPolicy:
         )
         self.engine = AsyncLLM.from_engine_args(args)
         self.tokenizer = AutoTokenizer.from_pretrained(config.model)
-        self.lora_request: Any = None  # set by policies/weights.py on a LoRA update; used by every later request
+        self.lora_request: Any = None  # set by policies/backends/weights.py on a LoRA update; used by every later request
 
     def __repr__(self) -> str:
         return f"VLLMPolicy(model={self.config.model!r})"

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import msgspec
 
 from medaction.policies.base import Backend
-from medaction.policies.turn_text import is_final_turn, render_turn, turn_index
+from medaction.policies.parsing.turn_text import is_final_turn, render_turn, turn_index
 from medaction.policies.types import Completion, Hypothesis, Message, SamplingParams
 
 _DIAGNOSES = (

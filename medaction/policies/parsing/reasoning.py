@@ -14,7 +14,7 @@ import re
 
 import msgspec
 
-from medaction.policies.parser import MAX_RAW, parse_turn
+from medaction.policies.parsing.parser import MAX_RAW, parse_turn
 from medaction.policies.types import Completion, Mode, Turn
 
 _OPEN = re.compile(r"\A\s*<think>", re.I)
