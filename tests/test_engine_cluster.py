@@ -94,3 +94,28 @@ def test_two_node_run_survives_worker_crash(tmp_path) -> None:
     assert max(Counter((r["tree_id"], r["path"]) for r in rows).values()) == 1  # no line written twice
     assert summary["trees_done"] == CASES and summary["rows"] == len(rows)
     assert summary["replica_deaths"] >= 1 and summary["requeued_nodes"] >= 1, log[-3000:]
+
+
+def test_spread_and_resources_on_a_single_node(ray_session) -> None:
+    """`spread` still places every actor when there is one node (SPREAD is best effort); a resource no node has
+    keeps the actor pending; `release_groups` frees the reservations."""
+    import ray
+
+    from medaction.actors.placement import _GROUPS, group_options, release_groups
+
+    @ray.remote(num_cpus=0)
+    class Probe:
+        def node(self) -> str:
+            return ray.get_runtime_context().get_node_id()
+
+    opts = group_options({}, True, 2)
+    assert len(_GROUPS) == 1 and all("scheduling_strategy" in o for o in opts)
+    probes = [Probe.options(**o).remote() for o in opts]
+    assert len(set(ray.get([p.node.remote() for p in probes], timeout=60))) == 1
+    nowhere = Probe.options(**group_options({"no_such_node_type": 1.0}, False, 1)[0]).remote()
+    ready, _ = ray.wait([nowhere.node.remote()], timeout=2)
+    assert not ready  # pinned to a node type the cluster does not have
+    for a in [*probes, nowhere]:
+        ray.kill(a)
+    release_groups()
+    assert not _GROUPS

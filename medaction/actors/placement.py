@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ray.util.placement_group import placement_group
+from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 # A bundle cannot be empty: an actor that asks for nothing (the oracle, scorer, API-client replicas) reserves this.
 _MIN_CPU = 0.001
+# Groups made by this process; Ray drops them when the job ends, `release_groups` when one run in a longer-lived
+# process (an eval sweep, a notebook) ends.
+_GROUPS: list[Any] = []
 
 
 def group_options(resources: Mapping[str, float] | None, spread: bool, n: int, *, num_cpus: float = 0.0,
@@ -31,5 +34,15 @@ def group_options(resources: Mapping[str, float] | None, spread: bool, n: int, *
     if num_gpus:
         bundle["GPU"] = num_gpus
     pg = placement_group([dict(bundle) for _ in range(n)], strategy="SPREAD")
+    _GROUPS.append(pg)
     return [{**base, "scheduling_strategy": PlacementGroupSchedulingStrategy(pg, placement_group_bundle_index=i)}
             for i in range(n)]
+
+
+def release_groups() -> None:
+    """Remove the placement groups made so far (after their actors were killed: the run is over)."""
+    while _GROUPS:
+        try:
+            remove_placement_group(_GROUPS.pop())
+        except Exception:  # noqa: BLE001 - already gone with its job
+            pass

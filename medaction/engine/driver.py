@@ -27,7 +27,7 @@ import ray
 from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from medaction.actors.placement import group_options
+from medaction.actors.placement import group_options, release_groups
 from medaction.actors.router import NoLiveReplica
 from medaction.actors.scorer import ScorerActor
 from medaction.actors.writer import ShardWriter
@@ -466,6 +466,7 @@ class Driver:
         for a in [*(a for p in self.pools for a in p.actors), *self.oracles.actors, *self.scorers,
                   *getattr(self, "writers", [])]:
             ray.kill(a)
+        release_groups()
 
 
 async def _await(ref: Any) -> Any:

@@ -79,15 +79,6 @@ class Manifest(msgspec.Struct, kw_only=True):
         return bool(self.shards or self.trees_done)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def save(out_dir: Out, manifest: Manifest) -> None:
     _loc(out_dir).join(MANIFEST).write_bytes(msgspec.json.format(msgspec.json.encode(manifest)))
 
