@@ -155,6 +155,7 @@ class RunConfig(_Cfg):
             ("scoring.actors", self.scoring.actors, self.scoring.actors >= 1),
             ("output.rows_per_shard", self.output.rows_per_shard, self.output.rows_per_shard >= 1),
             ("output.max_pending_writes", self.output.max_pending_writes, self.output.max_pending_writes >= 1),
+            ("output.writers", self.output.writers, self.output.writers >= 1),
             ("engine.max_active_trees", e.max_active_trees, e.max_active_trees >= 0),
             ("engine.call_timeout_s", e.call_timeout_s, e.call_timeout_s > 0),
             ("engine.call_retries", e.call_retries, e.call_retries >= 0),
@@ -166,6 +167,12 @@ class RunConfig(_Cfg):
         for name, value, ok in checks:
             if not ok:
                 raise ValueError(f"{name} = {value!r} is out of range")
+        groups = [(f"policies[{p.id}]", p.resources) for p in self.policies] + [
+            ("oracle", self.oracle.resources), ("scoring", self.scoring.resources), ("output", self.output.resources)]
+        for where, res in groups:
+            bad = {k: v for k, v in res.items() if not v > 0}
+            if bad:
+                raise ValueError(f"{where}.resources: amounts must be > 0, got {bad}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
