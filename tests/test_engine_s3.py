@@ -94,7 +94,7 @@ def test_s3_run_killed_resumed_and_read_back_by_ray_data(s3_bucket, tmp_path) ->
     assert set(killed.trees_done) <= set(m.trees_done)  # the killed run's recorded trees were not re-run
     listed = {s.file for s in m.shards}
     assert {f"shards/{f.name}" for f in out.join("shards").list()} == listed  # an unrecorded shard is set aside
-    assert len({s.file.split("-")[1] for s in m.shards}) >= 3  # 2 writers in each of 2 sessions: unique names
+    assert len({s.file.split("-")[1] for s in m.shards}) >= 2  # writer tags differ across sessions (and writers)
     rows = [r for s in m.shards for r in pq.read_table(out.join(s.file).path, filesystem=out.fs,
                                                        columns=["tree_id", "path"]).to_pylist()]
     assert max(Counter((r["tree_id"], r["path"]) for r in rows).values()) == 1
