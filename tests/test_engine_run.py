@@ -16,6 +16,7 @@ import msgspec
 import pyarrow.parquet as pq
 import pytest
 
+from medaction.engine import manifest as mf
 from medaction.engine.config import RunConfig, load_config
 from medaction.outputs import UsageError
 
@@ -127,15 +128,15 @@ def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path
     proc = subprocess.Popen([sys.executable, "-m", "medaction", "run", "--out", str(out), "--no-progress", *sets], env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "driver.log", "w"))
     deadline = time.time() + 60
     try:
-        while time.time() < deadline:
-            m = out / "manifest.json"
-            if m.exists() and len(msgspec.json.decode(m.read_bytes())["trees_done"]) >= 3:
+        while time.time() < deadline:  # the run's state: manifest.json + the commit records written since it
+            m = (out / "manifest.json").exists() and mf.load(out)
+            if m and len(m.trees_done) >= 3:
                 break
             time.sleep(0.1)
     finally:
         proc.kill()
         proc.wait()
-    partial = msgspec.json.decode((out / "manifest.json").read_bytes())
+    partial = msgspec.to_builtins(mf.load(out))
     assert 3 <= len(partial["trees_done"]) < N_CASES and partial["complete"] is False
     s = run(cfg, out_dir=out, resume=True, progress=False)
     assert s.trees_skipped == len(partial["trees_done"])

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "medaction"
 
 # Lower rank = lower layer. A module may import its own layer and lower ranks only.
 RANKS = {
-    "base": 0,  # medaction/outputs.py, registry.py, cache.py: shared by every layer
+    "base": 0,  # medaction/outputs.py, registry.py, cache.py, storage.py: shared by every layer
     "envs": 1,
     "policies": 2,
     "tree": 3,

@@ -20,6 +20,7 @@ from typing import Any
 
 import ray
 
+from medaction.actors.placement import group_options
 from medaction.policies.base import build
 from medaction.policies.types import Completion, Message, SamplingParams
 from medaction.policies.backends.weights import WeightUpdate, apply_update
@@ -111,14 +112,20 @@ class PolicyActor:
     async def sessions(self) -> dict[str, int]:
         return dict(self._sessions)
 
+    async def batch_sizes(self) -> list[int]:
+        """Micro-batch sizes the backend ran, for backends that batch (hf); empty otherwise."""
+        return list(getattr(self.policy, "batches", ()))
+
     async def ping(self) -> dict[str, Any]:
         return {"replica": self.replica, "pid": os.getpid(), "calls": self.calls, "version": self.version}
 
 
 def start_policy_actors(
     *, teacher: str, backend: str, config: dict[str, Any], replicas: int, max_concurrency: int,
-    num_cpus: float, num_gpus: float, max_restarts: int,
+    num_cpus: float, num_gpus: float, max_restarts: int, resources: dict[str, float] | None = None,
+    spread: bool = False,
 ) -> list[Any]:
+    placement = group_options(resources, spread, replicas, num_cpus=num_cpus, num_gpus=num_gpus)
     return [
         PolicyActor.options(  # type: ignore[attr-defined]
             name=None,
@@ -127,6 +134,7 @@ def start_policy_actors(
             num_gpus=num_gpus,
             max_restarts=max_restarts,
             max_task_retries=0,  # the driver re-queues lost nodes itself, on a live replica
+            **placement[i],
         ).remote(backend, config, i)
         for i in range(replicas)
     ]

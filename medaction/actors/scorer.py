@@ -7,6 +7,7 @@ from typing import Any
 
 import ray
 
+from medaction.engine.metrics import QualityMetrics
 from medaction.envs.types import Environment
 from medaction.scoring.base import build_scorer
 from medaction.scoring.rewards import RewardBreakdown, RewardConfig, trajectory_rewards
@@ -29,17 +30,22 @@ def resolve_scorer(name: str, config: Any, fallback: str) -> tuple[Any, str]:
 
 @ray.remote(num_cpus=0)
 class ScorerActor:
-    def __init__(self, name: str, config: Any, fallback: str = "") -> None:
+    def __init__(self, name: str, config: Any, fallback: str = "", run: str = "") -> None:
         self.scorer, self.note = resolve_scorer(name, config, fallback)
+        self.quality = QualityMetrics(run, requested=name)
 
     def describe(self) -> dict[str, str]:
         return {"scorer": getattr(self.scorer, "name", "?"), "fallback": self.note}
 
     def score(self, trajectory: Trajectory, env: Environment) -> dict[str, Any]:
-        return to_row(self.scorer.score(trajectory, env))
+        row = to_row(self.scorer.score(trajectory, env))
+        self.quality.row(row)
+        return row
 
     def score_rl(self, trajectory: Trajectory, env: Environment,
                  rewards: RewardConfig) -> tuple[dict[str, Any], RewardBreakdown]:
         """The shard row and the RL rewards of one trajectory, from the same scoring (docs/rl.md)."""
         scored = self.scorer.score(trajectory, env)
-        return to_row(scored), trajectory_rewards(scored, env.diagnosis, rewards, env=env)
+        row = to_row(scored)
+        self.quality.row(row)
+        return row, trajectory_rewards(scored, env.diagnosis, rewards, env=env)

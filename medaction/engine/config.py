@@ -56,6 +56,8 @@ class TeacherConfig(_Cfg):
     routing: str = "sticky"  # sticky (case -> one replica, prefix caching) | shared (no affinity; baseline)
     num_cpus: float = 0.0
     num_gpus: float = 0.0
+    resources: dict[str, float] = {}  # custom node resources each replica needs (pins it to a node type)
+    spread: bool = False  # replicas on different nodes (Ray SPREAD): a lost node costs one replica
     params: dict[str, Any] = {}  # SamplingParams fields
     config: dict[str, Any] = {}  # the backend's own config Struct, as a table
 
@@ -65,6 +67,8 @@ class OracleConfig(_Cfg):
     like a teacher), or the matcher first and the LLM for what it cannot match."""
 
     actors: int = 1  # each hosts the environments of a shard of the active cases
+    resources: dict[str, float] = {}
+    spread: bool = False
     kind: OracleKind = "matcher"
     backend: str = ""  # a registered Policy backend, for the llm kinds (e.g. openai_http)
     config: dict[str, Any] = {}  # that backend's config Struct, as a table (e.g. base_url, model)
@@ -89,6 +93,8 @@ class ScoringConfig(_Cfg):
     name: str = "identity"  # a registered scorer ("identity", "kg", ...)
     fallback: str = ""  # scorer to use when `name` cannot be built here (e.g. no graph); empty = fail
     actors: int = 1
+    resources: dict[str, float] = {}
+    spread: bool = False
     config: dict[str, Any] = {}
 
 
@@ -96,6 +102,11 @@ class OutputConfig(_Cfg):
     dir: str = "runs/demo"
     rows_per_shard: int = 2000
     max_pending_writes: int = 64  # back-pressure: no new cases while this many finished trees await the writer
+    # Shard writers: 1 = one, on the driver's node. More (e.g. one per node, with spread) need --out on storage
+    # every node reaches (s3://, gs://, a shared mount): each tree goes whole to one writer (by tree id).
+    writers: int = 1
+    resources: dict[str, float] = {}  # placement of the writers (docs/cluster.md, "What runs where")
+    spread: bool = False
 
 
 class EngineConfig(_Cfg):
@@ -144,6 +155,7 @@ class RunConfig(_Cfg):
             ("scoring.actors", self.scoring.actors, self.scoring.actors >= 1),
             ("output.rows_per_shard", self.output.rows_per_shard, self.output.rows_per_shard >= 1),
             ("output.max_pending_writes", self.output.max_pending_writes, self.output.max_pending_writes >= 1),
+            ("output.writers", self.output.writers, self.output.writers >= 1),
             ("engine.max_active_trees", e.max_active_trees, e.max_active_trees >= 0),
             ("engine.call_timeout_s", e.call_timeout_s, e.call_timeout_s > 0),
             ("engine.call_retries", e.call_retries, e.call_retries >= 0),
@@ -155,6 +167,12 @@ class RunConfig(_Cfg):
         for name, value, ok in checks:
             if not ok:
                 raise ValueError(f"{name} = {value!r} is out of range")
+        groups = [(f"policies[{p.id}]", p.resources) for p in self.policies] + [
+            ("oracle", self.oracle.resources), ("scoring", self.scoring.resources), ("output", self.output.resources)]
+        for where, res in groups:
+            bad = {k: v for k, v in res.items() if not v > 0}
+            if bad:
+                raise ValueError(f"{where}.resources: amounts must be > 0, got {bad}")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
@@ -170,14 +188,18 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
 
 
 # Fields that change how fast a run goes but not what it writes: excluded from the resume hash.
-_SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors"}
+_SPEED_ONLY = {"replicas", "max_concurrency", "num_cpus", "num_gpus", "actors", "resources", "spread"}
 
 
 def cases_path(cfg: RunConfig) -> Path:
-    """The case file a run reads (empty `cases.path`: the bundled AgentClinic cases)."""
+    """The case file a run reads (empty `cases.path`: the bundled AgentClinic cases; a URI such as s3://...: its
+    local copy, downloaded once by medaction.storage)."""
     from medaction.envs.load import default_cases_path
+    from medaction.storage import is_uri, local_copy
 
-    return Path(cfg.cases.path) if cfg.cases.path else default_cases_path()
+    if not cfg.cases.path:
+        return default_cases_path()
+    return local_copy(cfg.cases.path) if is_uri(cfg.cases.path) else Path(cfg.cases.path)
 
 
 def cases_fingerprint(path: Path) -> str:

@@ -27,6 +27,7 @@ import ray
 from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from medaction.actors.placement import group_options, release_groups
 from medaction.actors.router import NoLiveReplica
 from medaction.actors.scorer import ScorerActor
 from medaction.actors.writer import ShardWriter
@@ -35,13 +36,15 @@ from medaction.engine.config import RunConfig, cases_path, config_hash
 from medaction.engine.errors import plain, root_cause
 from medaction.engine.metrics import EngineMetrics
 from medaction.actors.replicas import RemotePolicy
-from medaction.engine.pools import OraclePool, TeacherPool
+from medaction.engine.pools import OraclePool, TeacherPool, stable_index
 from medaction.engine.summary import RunSummary, table
 from medaction.engine.validate import validate_run
 from medaction.envs.errors import RecordError, RejectLog
 from medaction.envs.load import iter_environments
 from medaction.envs.types import Environment
+from medaction.cache import cache_root
 from medaction.outputs import RunFailed, UsageError
+from medaction.storage import is_uri, resolve
 from medaction.tree.mix import teaches_case
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
@@ -71,22 +74,31 @@ _FAILED_STOPS = ("policy_error",)
 
 
 class Driver:
-    def __init__(self, cfg: RunConfig, out_dir: Path, *, resume: bool, progress: bool,
+    def __init__(self, cfg: RunConfig, out_dir: Path | str, *, resume: bool, progress: bool,
                  force_out: bool = False, cases: tuple[Iterator[Environment], RejectLog] | None = None) -> None:
         self.cfg = cfg
         self.out = out_dir
         self.hash = config_hash(cfg)
         mf.prepare_output(out_dir, self.hash, resume=resume, force_out=force_out)  # before any actor starts
-        # The writer claims the output (manifest) before any other actor writes under it (the LLM oracle's cache).
-        here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-        self.writer = ShardWriter.options(scheduling_strategy=here).remote(  # type: ignore[attr-defined]
-            str(out_dir), self.hash, cfg.output.rows_per_shard, resume, force_out=force_out,
-            retry_failed=cfg.engine.retry_failed)
+        # The primary writer claims the output (manifest) before any other actor writes under it (the LLM oracle's
+        # cache); the others (output.writers > 1) only write shards + commit records (actors/writer.py).
+        o = cfg.output
+        if o.writers == 1 and not o.resources and not o.spread:
+            placement = [{"scheduling_strategy": NodeAffinitySchedulingStrategy(
+                ray.get_runtime_context().get_node_id(), soft=False)}]
+        else:
+            placement = group_options(o.resources, o.spread, o.writers)
+        self.writers = [ShardWriter.options(**placement[0]).remote(  # type: ignore[attr-defined]
+            str(out_dir), self.hash, o.rows_per_shard, resume, force_out=force_out,
+            retry_failed=cfg.engine.retry_failed)]
+        self.writer = self.writers[0]
         try:
             ray.get(self.writer.done_trees.remote())
         except RayError as exc:
             ray.kill(self.writer)
             raise RunFailed(root_cause(exc)) from None
+        self.writers += [ShardWriter.options(**placement[i]).remote(  # type: ignore[attr-defined]
+            str(out_dir), self.hash, o.rows_per_shard, primary=False) for i in range(1, o.writers)]
         e = cfg.engine
         t = cfg.tree
         self.sched: TreeScheduler[RolloutState] = TreeScheduler(
@@ -94,10 +106,11 @@ class Driver:
             strategy=build_strategy(t.strategy, t.strategy_fn))
         self.pools = [TeacherPool(tc, max_restarts=e.max_restarts, queued=self.sched.queued) for tc in cfg.policies]
         self.oracles = OraclePool(cfg.oracle.actors, max_restarts=e.max_restarts, timeout_s=e.call_timeout_s,
-                                  retries=e.call_retries, oracle=cfg.oracle, cache_dir=str(out_dir / "oracle_cache"))
+                                  retries=e.call_retries, oracle=cfg.oracle, cache_dir=_oracle_cache(out_dir, self.hash))
         sc = cfg.scoring
-        self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2)  # type: ignore[attr-defined]
-                        .remote(sc.name, sc.config or None, sc.fallback) for _ in range(max(1, sc.actors))]
+        self.scorers = [ScorerActor.options(max_restarts=e.max_restarts, max_task_retries=2, **opts)  # type: ignore[attr-defined]
+                        .remote(sc.name, sc.config or None, sc.fallback, run=self.hash)
+                        for opts in group_options(sc.resources, sc.spread, max(1, sc.actors))]
         try:
             self.done: set[str] = set(ray.get(self.writer.done_trees.remote()))
             scorer = ray.get(self.scorers[0].describe.remote())
@@ -271,11 +284,13 @@ class Driver:
     def _sink(self, tree_id: str, refs: list[Any], failed: str = "") -> None:
         """Hand a finished tree's rows to the shard writer (the rollout service overrides this: rows stay in memory).
         `failed` is the root cause when one of its trajectories hit a policy error."""
-        ref = self.writer.write_tree.remote(tree_id, *refs, failed=failed)
+        writer = self.writers[stable_index(tree_id, len(self.writers))]  # a tree's rows go to one writer together
+        ref = writer.write_tree.remote(tree_id, *refs, failed=failed)
         asyncio.get_running_loop().create_task(self._await_write(ref))
 
     def _flush(self) -> None:
-        self.writer.flush.remote()
+        for w in self.writers:
+            w.flush.remote()
 
     async def _await_write(self, ref: Any) -> None:
         try:
@@ -342,7 +357,8 @@ class Driver:
         t0 = time.perf_counter()
         await self._loop(t0)
         self.closing = True
-        info = ray.get(self.writer.close.remote(not self.stopping))
+        others = tuple(ray.get([w.close_secondary.remote() for w in self.writers[1:]]))  # before the manifest
+        info = ray.get(self.writer.close.remote(not self.stopping, others))
         s = self._summary(time.perf_counter() - t0, info)
         s.interrupted = self.stopping
         return s
@@ -391,7 +407,9 @@ class Driver:
 
     def _progress(self, elapsed: float, running: int) -> None:
         loads = {(p.id, r): p.in_flight[r] for p in self.pools for r in range(len(p.actors))}
-        self.metrics.gauges(trees=self.sched.active_trees, nodes=running, loads=loads)
+        queues = {(p.id, r): self.sched.queued((p.id, p.router.replica_lane(r))) for p in self.pools
+                  for r in range(len(p.actors))}
+        self.metrics.gauges(trees=self.sched.active_trees, nodes=running, loads=loads, queues=queues)
         m = self.metrics.totals
         log.info("%.0fs cases=%d trees done=%d active=%d skipped=%d nodes=%d (%.1f/s) in-flight=%d queued=%d "
                  "writes pending=%d failures=%s", elapsed, self.s.cases_seen, m["trees"], self.sched.active_trees,
@@ -445,12 +463,21 @@ class Driver:
             s.sessions_split += sum(1 for n in seen.values() if n > 1)
 
     def shutdown(self) -> None:
-        for a in [*(a for p in self.pools for a in p.actors), *self.oracles.actors, *self.scorers, self.writer]:
+        for a in [*(a for p in self.pools for a in p.actors), *self.oracles.actors, *self.scorers,
+                  *getattr(self, "writers", [])]:
             ray.kill(a)
+        release_groups()
 
 
 async def _await(ref: Any) -> Any:
     return await ref
+
+
+def _oracle_cache(out_dir: Path | str, run_hash: str) -> str:
+    """Where the LLM oracle keeps its answers: under a local --out; in the local cache for an object-store --out."""
+    if is_uri(str(out_dir)) and not resolve(out_dir).is_local:
+        return str(cache_root() / "oracle" / run_hash)
+    return str(resolve(out_dir).join("oracle_cache").path)
 
 
 def _suppress() -> Any:
@@ -506,17 +533,18 @@ def run(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = Fal
     that read no case, or whose every trajectory failed on a policy error, raises RunFailed (exit 1) after writing
     its summary; Ctrl-C raises RunInterrupted after writing the finished trees and the manifest."""
     validate_run(cfg)
-    out = Path(out_dir or cfg.output.dir).absolute()
+    target = str(out_dir or cfg.output.dir)
+    out = target if is_uri(target) else Path(target).absolute()  # a URI (s3://...) or a local directory
     mf.prepare_output(out, config_hash(cfg), resume=resume, force_out=force_out)
     cases = first_case(cfg)
     ensure_ray()
-    out.mkdir(parents=True, exist_ok=True)
+    resolve(out).mkdirs()
     driver = Driver(cfg, out, resume=resume, progress=progress, force_out=force_out, cases=cases)
     try:
         summary = asyncio.run(driver.run())
     finally:
         driver.shutdown()
-    mf.write_atomic(out / mf.SUMMARY, msgspec.json.format(msgspec.json.encode(summary)))
+    resolve(out).join(mf.SUMMARY).write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
     log.info("run summary\n%s", table(summary))
     _report(summary)
     if summary.interrupted:

@@ -1,7 +1,7 @@
 """Gold trajectories -> parquet shards + manifest, in the engine's shard format (rows with origin="gold").
 
-Uses the engine's `ShardWriterImpl` (temp name + rename, manifest after each shard, `--resume` skips trees already
-in the manifest), so the trainer reads gold rows exactly like rollout rows and can mix them in. The scorer is any
+Uses the engine's `ShardWriterImpl` (whole shards under unique names, a commit record after each, `--resume` skips
+trees already recorded), so the trainer reads gold rows exactly like rollout rows and can mix them in. The scorer is any
 registered one (`identity` keeps every turn; `kg` scores DTC/RAC like rollouts). No Ray needed: the gold plan is
 deterministic and cheap; with a narrator LLM the calls go through its Policy like any other.
 """

@@ -16,6 +16,7 @@ import ray
 from ray.exceptions import RayActorError
 
 from medaction.actors.oracle import OracleActor, UnknownCase
+from medaction.actors.placement import group_options
 from medaction.actors.policy import start_policy_actors
 from medaction.actors.replicas import awaitable
 from medaction.actors.router import build_router
@@ -37,7 +38,7 @@ class TeacherPool:
         self.actors = start_policy_actors(
             teacher=tc.id, backend=tc.backend, config=tc.config, replicas=tc.replicas,
             max_concurrency=tc.max_concurrency, num_cpus=tc.num_cpus, num_gpus=tc.num_gpus,
-            max_restarts=max_restarts,
+            max_restarts=max_restarts, resources=tc.resources, spread=tc.spread,
         )
         self.in_flight = [0] * tc.replicas
         self.router = build_router(tc.routing, tc.replicas, lambda r: self.in_flight[r] + queued((self.id, r)))
@@ -54,14 +55,16 @@ class TeacherPool:
 class OraclePool:
     def __init__(self, n: int, *, max_restarts: int, timeout_s: float, retries: int, oracle: Any = None,
                  cache_dir: str = "") -> None:
-        """`oracle`: the run's OracleConfig (None: the phrase matcher); `cache_dir`: where LLM answers persist."""
+        """`oracle`: the run's OracleConfig (None: the phrase matcher; its resources/spread place the actors);
+        `cache_dir`: where LLM answers persist."""
         kw: dict[str, Any] = {}
         if oracle is not None and oracle.kind != "matcher":
             kw = {"kind": oracle.kind, "backend": oracle.backend, "backend_config": dict(oracle.config),
                   "settings": {"max_tokens": oracle.max_tokens, "max_result_chars": oracle.max_result_chars},
                   "cache_dir": cache_dir}
-        self.actors = [OracleActor.options(max_restarts=max_restarts).remote(index=i, **kw)  # type: ignore[attr-defined]
-                       for i in range(max(1, n))]
+        placement = group_options(getattr(oracle, "resources", None), getattr(oracle, "spread", False), max(1, n))
+        self.actors = [OracleActor.options(max_restarts=max_restarts, **placement[i])  # type: ignore[attr-defined]
+                       .remote(index=i, **kw) for i in range(max(1, n))]
         self.timeout_s = timeout_s
         self.retries = retries
 

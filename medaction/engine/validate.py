@@ -23,7 +23,10 @@ def validate_run(cfg: RunConfig) -> None:
 
     if cfg.cases.source not in SOURCES:
         raise UsageError(f"cases.source {cfg.cases.source!r} is unknown; choose one of {', '.join(SOURCES)}")
-    path = cases_path(cfg)
+    try:
+        path = cases_path(cfg)
+    except OSError as exc:  # a URI that cannot be fetched (missing object, no credentials, no endpoint)
+        raise UsageError(f"cases.path {cfg.cases.path!r}: {exc}") from None
     if not path.is_file():
         raise UsageError(f"cases.path {str(path)!r}: no such file")
     try:

@@ -23,6 +23,7 @@ from medaction.envs import agentclinic, canonical, medrbench
 from medaction.envs.errors import RecordError, RejectLog, good_records
 from medaction.envs.types import Environment
 from medaction.outputs import atomic_output
+from medaction.storage import is_uri, local_copy
 
 SOURCES = ("agentclinic", "medrbench", "jsonl")
 SOURCE_CHOICES = ("auto", *SOURCES)  # auto: decided per file from its content (envs/sniff.py)
@@ -189,8 +190,9 @@ READERS: dict[str, Reader] = {
 def iter_environments(
     source: str, path: str | Path, *, strict: bool = False, rejects: RejectLog | None = None
 ) -> Iterator[Environment]:
-    """Stream Environments from `path`; see the module docstring for bad-record handling."""
-    path = Path(path)
+    """Stream Environments from `path` (a local path or a URI such as s3://, downloaded once: medaction.storage);
+    see the module docstring for bad-record handling."""
+    path = local_copy(path) if is_uri(path) else Path(path)
     if source == "auto":
         from medaction.envs.sniff import detect_source
 

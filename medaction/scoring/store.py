@@ -11,6 +11,7 @@ from pathlib import Path
 
 from medaction.cache import cache_root
 from medaction.scoring.graph import GraphError, GraphNotFound, GraphStore
+from medaction.storage import is_uri, local_copy
 
 
 def cache_dir() -> Path:
@@ -41,7 +42,7 @@ def load_graph(spec: str) -> GraphStore:
     """Load a graph by spec; cached per process so every scorer in a worker shares one copy."""
     if spec == "hpo":
         return hpo_store()
-    p = Path(spec).expanduser()
+    p = local_copy(spec) if is_uri(spec) else Path(spec).expanduser()  # s3://... stores: downloaded once
     if p.is_dir():
         return GraphStore.load(p)
     raise GraphNotFound(f"{spec}: not a graph store directory (build one with `medaction kg build ... -o DIR`) "

@@ -59,12 +59,35 @@ class Selection(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
-def shard_files(shards: tuple[str, ...] | list[str]) -> list[Path]:
-    """Expand files, directories (recursively) and globs into a sorted list of parquet files."""
-    out: set[Path] = set()
+def shard_files(shards: tuple[str, ...] | list[str]) -> list[Any]:
+    """Expand files, directories (recursively) and globs into a sorted list of parquet files. A run directory (it
+    has manifest.json) gives the shards its manifest and commit records list, never an orphan or a shard a crashed
+    writer left unrecorded. URIs (s3://, gs://, ...; medaction.storage) give URI strings that pyarrow and Ray Data
+    read directly: a run directory, a prefix (every .parquet under it) or one file."""
+    from medaction.engine import manifest as mf
+    from medaction.storage import is_uri, resolve
+
+    out: set[Any] = set()
     for spec in shards:
+        if is_uri(spec):
+            loc = resolve(spec)
+            if loc.join(mf.MANIFEST).exists():
+                out.update(s.uri for s in mf.committed_shards(loc))
+            elif loc.is_dir():
+                import pyarrow.fs as pafs
+
+                infos = loc.fs.get_file_info(pafs.FileSelector(loc.path, recursive=True))
+                out.update(f"{loc.uri}/{i.path[len(loc.path):].lstrip('/')}" for i in infos
+                           if i.type == pafs.FileType.File and i.path.endswith(".parquet"))
+            elif loc.exists():
+                out.add(loc.uri)
+            else:
+                raise FileNotFoundError(f"shards: {spec!r} matches no parquet file")
+            continue
         p = Path(spec)
-        if p.is_dir():
+        if p.is_dir() and (p / mf.MANIFEST).is_file():
+            out.update(Path(s.path) for s in mf.committed_shards(p))
+        elif p.is_dir():
             out.update(p.rglob("*.parquet"))
         elif p.is_file():
             out.add(p)
@@ -75,7 +98,7 @@ def shard_files(shards: tuple[str, ...] | list[str]) -> list[Path]:
             out.update(m for m in matches if m.suffix == ".parquet")
     if not out:
         raise FileNotFoundError(f"shards: no parquet files in {list(shards)!r}")
-    return sorted(out)
+    return sorted(out, key=str)
 
 
 def row_key(row: dict[str, Any]) -> str:
