@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,30 +19,10 @@ from pathlib import Path
 import msgspec
 import pyarrow.parquet as pq
 import pytest
+from ray_cluster_fixtures import free_ports, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 RAY = Path(sys.executable).with_name("ray")
-
-
-def _free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _wait_http(port: int, deadline: float) -> None:
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"dashboard on {port} did not come up")
 
 
 def _scrape_until(port: int, needle: str, job: subprocess.Popen, deadline: float) -> str:
@@ -67,7 +46,7 @@ def _scrape_until(port: int, needle: str, job: subprocess.Popen, deadline: float
 
 @pytest.mark.slow
 def test_ray_job_submit_demo_job(tmp_path) -> None:
-    gcs, dash, client, nm, om, agent, agent_grpc, metrics, rtenv = _free_ports(9)
+    gcs, dash, client, nm, om, agent, agent_grpc, metrics, rtenv = free_ports(9)
     temp_dir = Path(tempfile.mkdtemp(prefix="mray", dir="/tmp"))  # short: unix socket paths are length-limited
     env = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled",
            "RAY_ADDRESS": "", "PATH": f"{RAY.parent}:{os.environ.get('PATH', '')}"}
@@ -83,7 +62,7 @@ def test_ray_job_submit_demo_job(tmp_path) -> None:
     )
     out = tmp_path / "job-out"
     try:
-        _wait_http(dash, time.time() + 90)
+        wait_port(dash, time.time() + 90)
         cmd = [str(RAY), "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(REPO),
                "--", "python", "-m", "medaction", "run", "configs/demo.toml", "--out", str(out), "--no-progress",
                "--set", "cases.limit=3", "--set", "tree.k=2", "--set", "tree.max_turns=3",
