@@ -121,3 +121,12 @@ def test_writer_shards_manifest_and_resume_cleanup(tmp_path) -> None:
     assert m2["complete"] is True and m2["trees_done"] == ["t1", "t2", "t3"]
     assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == sorted(
         Path(s["file"]).name for s in m2["shards"])
+
+
+def test_writer_takes_a_retried_tree_once(tmp_path) -> None:
+    # the driver re-sends a write whose rows died with a scorer's node or whose reply was lost
+    w = ShardWriterImpl(str(tmp_path), "h", rows_per_shard=100)
+    assert w.write_tree("t1", _row("t1", "r0"), _row("t1", "r1")) == 2
+    assert w.write_tree("t1", _row("t1", "r0"), _row("t1", "r1")) == 0
+    info = w.close(complete=True)
+    assert info["rows"] == 2 and info["trees_done"] == 1

@@ -38,6 +38,7 @@ class ShardWriterImpl:
         self.rows_per_shard = max(1, rows_per_shard)
         self._rows: list[dict[str, Any]] = []
         self._trees: list[str] = []
+        self._accepted: set[str] = set()  # trees taken this session: a retried write_tree is a no-op
         self.counts = DecisionCounts()  # filter decisions of the rows written by this writer in this session
         self._failed: dict[str, str] = {}
         self.invalid: list[str] = []
@@ -85,7 +86,11 @@ class ShardWriterImpl:
         return list(self.manifest.trees_done)
 
     def write_tree(self, tree_id: str, *rows: dict[str, Any], failed: str = "") -> int:
-        """Buffer one finished tree; `failed` is the root cause when one of its trajectories hit a policy error."""
+        """Buffer one finished tree; `failed` is the root cause when one of its trajectories hit a policy error.
+        A tree already taken (the driver retried a write whose reply was lost) is ignored: every tree lands once."""
+        if tree_id in self._accepted:
+            return 0
+        self._accepted.add(tree_id)
         self._rows.extend(rows)
         for r in rows:
             self.counts.add_row(r)

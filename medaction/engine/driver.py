@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 import ray
-from ray.exceptions import RayError
+from ray.exceptions import ActorDiedError, ActorUnavailableError, ObjectLostError, RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from medaction.actors.placement import group_options, release_groups
@@ -58,6 +58,11 @@ log = logging.getLogger("medaction.engine")
 class _Case(msgspec.Struct, kw_only=True):
     env_ref: Any
     open_trees: int
+
+
+# A write whose rows died with a scorer's node (or whose reply was lost) is retried this many times in all.
+_WRITE_ATTEMPTS = 3
+_LOST_ROWS = (ActorUnavailableError, ActorDiedError, ObjectLostError)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -132,6 +137,8 @@ class Driver:
         self.startup_s = 0.0
         self.cases: dict[str, _Case] = {}
         self.tree_rows: dict[str, list[Any]] = defaultdict(list)
+        self.tree_inputs: dict[str, list[tuple[Any, Any]]] = defaultdict(list)  # (trajectory, env ref) per row
+        self.write_inputs: dict[str, list[tuple[Any, Any]]] = {}  # kept until the tree's write is confirmed
         self.ready_at: dict[str, float] = {}
         self.pending_writes = 0
         self.metrics = EngineMetrics(run=self.hash)
@@ -250,6 +257,7 @@ class Driver:
                 scorer = self.scorers[self.metrics.totals["trajectories"] % len(self.scorers)]
                 self.metrics.totals["trajectories"] += 1
                 self.tree_rows[fl.tree_id].append(self._score(scorer, fl.trajectory, case.env_ref))
+                self.tree_inputs[fl.tree_id].append((fl.trajectory, case.env_ref))
             if res.tree_done:
                 self._tree_done(pool, task)
         except BaseException as exc:  # a bug or a dead writer: stop the run loudly instead of hanging
@@ -259,6 +267,7 @@ class Driver:
 
     def _tree_done(self, pool: TeacherPool, task: NodeTask) -> None:
         refs = self.tree_rows.pop(task.tree_id, [])
+        self.write_inputs[task.tree_id] = self.tree_inputs.pop(task.tree_id, [])
         self.ready_at.pop(task.tree_id, None)
         if self.closing:  # Ctrl-C: the writer is closed; this tree is not marked done and re-runs on resume
             return
@@ -286,18 +295,34 @@ class Driver:
         `failed` is the root cause when one of its trajectories hit a policy error."""
         writer = self.writers[stable_index(tree_id, len(self.writers))]  # a tree's rows go to one writer together
         ref = writer.write_tree.remote(tree_id, *refs, failed=failed)
-        asyncio.get_running_loop().create_task(self._await_write(ref))
+        asyncio.get_running_loop().create_task(self._await_write(ref, tree_id, failed))
 
     def _flush(self) -> None:
         for w in self.writers:
             w.flush.remote()
 
-    async def _await_write(self, ref: Any) -> None:
+    async def _await_write(self, ref: Any, tree_id: str = "", failed: str = "") -> None:
+        """Wait for a tree's write. Rows lost with a scorer (its node died before the writer fetched them) are
+        scored again on live scorers and the write re-sent (the writer ignores a tree it already took)."""
         try:
-            await ref
+            for attempt in range(_WRITE_ATTEMPTS):
+                try:
+                    await ref
+                    break
+                except _LOST_ROWS as exc:
+                    inputs = self.write_inputs.get(tree_id)
+                    if attempt == _WRITE_ATTEMPTS - 1 or not inputs:
+                        raise
+                    log.warning("tree %s: rows lost (%s); scoring them again", tree_id, root_cause(exc))
+                    self.metrics.failure("rows_rescored")
+                    refs = [self._score(self.scorers[(i + attempt + 1) % len(self.scorers)], t, e)
+                            for i, (t, e) in enumerate(inputs)]
+                    writer = self.writers[stable_index(tree_id, len(self.writers))]
+                    ref = writer.write_tree.remote(tree_id, *refs, failed=failed)
         except BaseException as exc:  # noqa: BLE001
             self.fatal = exc
         finally:
+            self.write_inputs.pop(tree_id, None)
             self.pending_writes -= 1
             self.wake.set()
 

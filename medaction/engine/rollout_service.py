@@ -123,6 +123,8 @@ class _RolloutDriver(Driver):
         self.startup_s = 0.0
         self.cases = {}
         self.tree_rows = defaultdict(list)
+        self.tree_inputs = defaultdict(list)
+        self.write_inputs = {}
         self.ready_at = {}
         self.pending_writes = 0
         self.metrics = svc.metrics
@@ -161,6 +163,7 @@ class _RolloutDriver(Driver):
         except BaseException as exc:  # noqa: BLE001 - a dead scorer: stop the call loudly
             self.fatal = exc
         finally:
+            self.write_inputs.pop(tree_id, None)
             self.pending_writes -= 1
             self.wake.set()
 
