@@ -19,6 +19,7 @@ import pytest
 from medaction.engine import manifest as mf
 from medaction.engine.config import RunConfig, load_config
 from medaction.outputs import UsageError
+from tests.support.run_rows import trajectory_content
 
 REPO = Path(__file__).resolve().parents[1]
 N_CASES = 14
@@ -46,14 +47,6 @@ def _rows(out: Path) -> list[dict]:
     assert sum(s["rows"] for s in manifest["shards"]) == len(rows)
     return rows
 
-
-def _content(rows: list[dict]) -> set[tuple]:
-    """What must not depend on timing, replica or interruption: ids, stops, and every turn's text."""
-    out = set()
-    for r in rows:
-        traj = msgspec.json.decode(r["trajectory_json"])
-        out.add((r["tree_id"], r["path"], r["stop"], r["seed"], tuple(n["turn"]["raw"] for n in traj["nodes"])))
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +106,7 @@ def test_kill_policy_replica_mid_run(reference, ray_session, tmp_path) -> None:
     rows = _rows(out)
     keys = [(r["tree_id"], r["path"]) for r in rows]
     assert len(keys) == len(set(keys))  # nothing duplicated
-    assert _content(rows) == _content(reference[2])  # nothing lost, nothing changed
+    assert trajectory_content(rows) == trajectory_content(reference[2])  # nothing lost, nothing changed
 
 
 def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path) -> None:
@@ -144,7 +137,7 @@ def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path
     rows = _rows(out)
     keys = [(r["tree_id"], r["path"]) for r in rows]
     assert len(keys) == len(set(keys))
-    assert _content(rows) == _content(reference[2])
+    assert trajectory_content(rows) == trajectory_content(reference[2])
 
 
 def test_timeouts_are_written_with_their_stop_reason(ray_session, tmp_path) -> None:

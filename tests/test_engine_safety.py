@@ -27,6 +27,7 @@ from medaction.envs.load import default_cases_path, iter_environments, write_jso
 from medaction.outputs import UsageError
 from tests.http_fixtures import ChatHandler
 from tests.policies_fixtures import free_port
+from tests.support.run_rows import trajectory_content
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = str(REPO / "configs" / "demo.toml")
@@ -56,14 +57,6 @@ def error_line(err: str) -> str:
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
-
-def _content(rows: list[dict]) -> set[tuple]:
-    """What a re-run must reproduce exactly (timings aside): ids, stop, seed and every turn's text."""
-    out = set()
-    for r in rows:
-        traj = msgspec.json.decode(r["trajectory_json"])
-        out.add((r["tree_id"], r["path"], r["stop"], r["seed"], tuple(n["turn"]["raw"] for n in traj["nodes"])))
-    return out
 
 
 def rows_of(out: Path) -> list[dict]:
@@ -318,7 +311,7 @@ def test_resume_reruns_missing_and_corrupt_shards_and_checks_case_data(ray_sessi
     sets = [*QUICK, "cases.source=jsonl", f"cases.path={cases}", "output.rows_per_shard=1"]
     rc, err = run_cli(capsys, "--out", str(out), *_sets(*sets))
     assert rc == 0, err[-2000:]
-    first = _content(rows_of(out))
+    first = trajectory_content(rows_of(out))
     m = mf.load(out)
     assert m is not None and len(m.shards) == 4
     (out / m.shards[0].file).unlink()
@@ -330,7 +323,7 @@ def test_resume_reruns_missing_and_corrupt_shards_and_checks_case_data(ray_sessi
     s = msgspec.json.decode((out / "summary.json").read_bytes())
     assert s["trees_done"] == 2 and s["trees_skipped"] == 2 and len(s["shards_invalid"]) == 2
     rows = rows_of(out)
-    assert _content(rows) == first and len(rows) == len(first)
+    assert trajectory_content(rows) == first and len(rows) == len(first)
     # the case file changed between runs: resume refuses (the config hash covers the data)
     data = cases.read_bytes()
     cases.write_bytes(data.replace(b'"diagnosis":"', b'"diagnosis":"Not ', 1))  # one gold label edited

@@ -12,15 +12,16 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import ray
 
+from medaction.engine.config import OracleKind
 from medaction.envs.types import Environment, OracleReply
 
 log = logging.getLogger(__name__)
-KINDS = ("matcher", "llm", "matcher+llm")
+KINDS: tuple[str, ...] = get_args(OracleKind)
 
 
 class UnknownCase(KeyError):

@@ -204,14 +204,12 @@ def cases_path(cfg: RunConfig) -> Path:
 
 def cases_fingerprint(path: Path) -> str:
     """sha256 of the case file's bytes ("missing" when it cannot be read)."""
-    h = hashlib.sha256()
+    from medaction.engine.manifest import file_sha256
+
     try:
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+        return file_sha256(path)
     except OSError:
         return "missing"
-    return h.hexdigest()
 
 
 def config_hash(cfg: RunConfig) -> str:

@@ -35,7 +35,7 @@ from medaction.engine import manifest as mf
 from medaction.engine.config import RunConfig, cases_path, config_hash
 from medaction.engine.errors import plain, root_cause
 from medaction.engine.metrics import EngineMetrics
-from medaction.actors.replicas import RemotePolicy
+from medaction.actors.replicas import RemotePolicy, awaitable
 from medaction.engine.pools import OraclePool, TeacherPool, stable_index
 from medaction.engine.summary import RunSummary, table
 from medaction.engine.validate import validate_run
@@ -347,7 +347,7 @@ class Driver:
             for p in self.pools:
                 for r in set(range(len(p.actors))) - p.router.live:
                     try:
-                        await asyncio.wait_for(_await(p.actors[r].ping.remote()), 2.0)
+                        await asyncio.wait_for(awaitable(p.actors[r].ping.remote()), 2.0)
                     except Exception:  # noqa: BLE001 - still down
                         continue
                     p.router.revive(r)
@@ -492,10 +492,6 @@ class Driver:
                   *getattr(self, "writers", [])]:
             ray.kill(a)
         release_groups()
-
-
-async def _await(ref: Any) -> Any:
-    return await ref
 
 
 def _oracle_cache(out_dir: Path | str, run_hash: str) -> str:

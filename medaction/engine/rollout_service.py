@@ -25,6 +25,7 @@ import msgspec
 import ray
 
 from medaction.actors.policy import start_policy_actors
+from medaction.actors.replicas import awaitable
 from medaction.actors.router import build_router
 from medaction.actors.scorer import ScorerActor
 from medaction.engine.config import EngineConfig, OutputConfig, RunConfig, ScoringConfig, TeacherConfig, TreeConfig
@@ -236,7 +237,7 @@ class RolloutService:
                               on_inflight: str | None = None) -> list[dict[str, Any]]:
         """`update_weights` for callers on an event loop (e.g. between `astream` groups)."""
         upd = WeightUpdate(version=self.published + 1 if version is None else version, path=str(path), kind=kind)
-        recs = await asyncio.gather(*[_aw(a.load_weights.remote(upd, on_inflight or self.on_inflight))
+        recs = await asyncio.gather(*[awaitable(a.load_weights.remote(upd, on_inflight or self.on_inflight))
                                       for a in self.pool.actors])
         self.published, self._last_update = upd.version, upd
         return list(recs)
@@ -348,10 +349,6 @@ class RolloutService:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-async def _aw(ref: Any) -> Any:
-    return await ref
 
 
 def start_policy(teacher: TeacherConfig, *, max_restarts: int = 3) -> PolicyHandle:

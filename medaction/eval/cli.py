@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from medaction.config import read_policy_config
+from medaction.envs.case_input import resolve_source
 from medaction.policies.base import check_config
 from medaction.outputs import UsageError, same_file
 
@@ -22,17 +23,6 @@ def _judge(args: argparse.Namespace):  # noqa: ANN202
         return build_judge(args.judge, cfg or None)
     except (KeyError, ValueError, msgspec.ValidationError) as exc:
         raise UsageError(f"--judge {args.judge}: {str(exc).strip(chr(34) + chr(39))}") from None
-
-
-def _source(source: str, cases: Path) -> str:
-    """The engine takes a concrete source name: `auto` is resolved here from the file's content."""
-    if not cases.is_file():
-        raise UsageError(f"{cases}: no such file")
-    if source != "auto":
-        return source
-    from medaction.envs.sniff import detect_source
-
-    return detect_source(cases)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     policy_cfg = read_policy_config(args.policy_config)
     backend_cfg = {k: v for k, v in policy_cfg.items() if k != "sampling"}  # `sampling` is the eval's, not the backend's
     check_config(args.policy, backend_cfg, where="--policy/--policy-config")
-    source = _source(args.source, Path(args.cases))
+    source = resolve_source(args.source, Path(args.cases))
     judge = _judge(args)
     spec = EvalSpec(
         policy=args.policy, policy_config=policy_cfg, cases=str(args.cases),

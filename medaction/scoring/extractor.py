@@ -15,13 +15,14 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from medaction.policies.parsing.parser import parse_turn
 from medaction.policies.parsing.hypotheses import extract_hypotheses
 from medaction.policies.types import Message, SamplingParams
 
-EXTRACTORS = ("rules", "policy", "none")
+ExtractorKind = Literal["rules", "policy", "none"]
+EXTRACTORS: tuple[str, ...] = get_args(ExtractorKind)
 MAX_TEXT = 12_000  # chars of reasoning sent to a policy extractor (the tail: the current thinking)
 
 _SYSTEM = ("You read a physician's free-form diagnostic reasoning and list the diagnoses it is considering. "

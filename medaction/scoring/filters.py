@@ -19,13 +19,13 @@ kept/truncated/discarded trajectories can be split by it. The scorer, `medaction
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 from medaction.scoring.metrics import prune
 from medaction.scoring.types import ScoredTrajectory, Verdict
 
 Unmeasured = Literal["correctness", "keep", "discard"]
-UNMEASURED: tuple[str, ...] = ("correctness", "keep", "discard")
+UNMEASURED: tuple[str, ...] = get_args(Unmeasured)
 
 FilterFn = Callable[[Sequence[int | None], Sequence[float | None], "bool | None", float],
                     tuple[tuple[int, ...], Verdict]]
@@ -69,7 +69,7 @@ def decide(name: str, dtc: Sequence[int | None], rac: Sequence[float | None], co
 
 
 FilterName = Literal["none", "correctness", "dtc+rac"]
-FILTERS: tuple[str, ...] = ("none", "correctness", "dtc+rac")
+FILTERS: tuple[str, ...] = get_args(FilterName)
 
 
 def get_filter(name: str, unmeasured: str = "correctness") -> FilterFn:

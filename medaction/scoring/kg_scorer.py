@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -23,8 +23,8 @@ from medaction.envs.diagnosis import same_diagnosis
 from medaction.envs.mentions import normalise_diagnosis
 from medaction.envs.types import Environment
 from medaction.policies.types import Turn
-from medaction.scoring.extractor import build_extractor
-from medaction.scoring.filters import FILTERS, UNMEASURED, FilterName, decide
+from medaction.scoring.extractor import ExtractorKind, build_extractor
+from medaction.scoring.filters import FILTERS, UNMEASURED, FilterName, Unmeasured, decide
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.hops import bfs_distances
 from medaction.scoring.linker import EntityLinker
@@ -44,8 +44,8 @@ class KGScorerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     encoder_config: dict[str, Any] = {}
     threshold: float = 0.5
     filter: FilterName = "dtc+rac"
-    unmeasured: Literal["correctness", "keep", "discard"] = "correctness"  # what DTC cannot measure (filters.py)
-    extractor: Literal["rules", "policy", "none"] = "rules"  # b_t of turns without a differential (extractor.py)
+    unmeasured: Unmeasured = "correctness"  # what DTC cannot measure (filters.py)
+    extractor: ExtractorKind = "rules"  # b_t of turns without a differential (extractor.py)
     extractor_policy: str = ""  # registered policy backend for extractor = "policy"
     extractor_policy_config: dict[str, Any] = {}
     bfs_cache: int = 256  # distance arrays kept (one per s* / test set)
