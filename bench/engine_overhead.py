@@ -102,7 +102,7 @@ def main() -> None:
     in_flight = a.in_flight or default_in_flight(per_replica)
     import ray
 
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     tmp = Path(tempfile.mkdtemp(prefix="medaction-bench-"))
     cases = write_cases(a.trees, tmp / "cases.jsonl")

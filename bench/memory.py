@@ -24,7 +24,7 @@ def child(n: int, tmp: Path) -> None:
     import ray
 
     from medaction.engine.config import load_config
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     cases = write_cases(n, tmp / f"cases-{n}.jsonl")
     sets = ["cases.source=jsonl", f'cases.path="{cases}"', "tree.k=1", "tree.b=0", "tree.max_turns=1",

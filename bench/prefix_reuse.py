@@ -49,7 +49,7 @@ def main() -> None:
     a = ap.parse_args()
     import ray
 
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     tmp = Path(tempfile.mkdtemp(prefix="medaction-prefix-"))
     cases = write_cases(a.trees, tmp / "cases.jsonl")

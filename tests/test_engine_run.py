@@ -51,7 +51,7 @@ def _rows(out: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def reference(ray_session, tmp_path_factory):
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     out = tmp_path_factory.mktemp("ref")
     summary = run(_cfg(), out_dir=out, progress=False)
@@ -112,7 +112,7 @@ def test_kill_policy_replica_mid_run(reference, ray_session, tmp_path) -> None:
 def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path) -> None:
     import ray
 
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     out = tmp_path / "resumed"
     env = {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address, "PYTHONPATH": str(REPO)}
@@ -141,7 +141,7 @@ def test_kill_driver_then_resume_gives_same_set(reference, ray_session, tmp_path
 
 
 def test_timeouts_are_written_with_their_stop_reason(ray_session, tmp_path) -> None:
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     cfg = load_config(None, [
         "cases.limit=2", "tree.k=2", "tree.b=0", "policies.0.id=sim", "policies.0.backend=sim",
@@ -154,7 +154,7 @@ def test_timeouts_are_written_with_their_stop_reason(ray_session, tmp_path) -> N
 
 
 def test_refuses_to_overwrite_and_checks_config_hash(reference, ray_session) -> None:
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     out = reference[0]
     with pytest.raises(UsageError, match="--resume"):

@@ -363,7 +363,7 @@ def test_ctrl_c_flushes_writes_manifest_and_resume_finishes(ray_session, tmp_pat
     assert m is not None and not m.complete and 1 <= len(m.trees_done) < n  # flushed on Ctrl-C (no size trigger)
     assert all(not mf.shard_problem(out, s) for s in m.shards)
     from medaction.engine.config import load_config
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     cfg = load_config(None, [sets[i] for i in range(1, len(sets), 2)])
     s = run(cfg, out_dir=out, resume=True, progress=False)

@@ -129,7 +129,7 @@ def test_actor_cache_survives_restart(ray_session, model_url, tmp_path):
 
 def test_engine_run_with_llm_oracle(ray_session, model_url, tmp_path: Path):
     from medaction.engine.config import load_config
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     cfg = load_config(None, [
         "cases.limit=2", "tree.k=1", "tree.b=1", "tree.max_turns=4", "tree.free_share=0.0",

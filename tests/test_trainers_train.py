@@ -32,7 +32,7 @@ TURNS = [
 def setup(tmp_path_factory: pytest.TempPathFactory, ray_session) -> tuple[Path, Path]:
     """Shards from a real small engine run (scripted teacher, 6 bundled cases, K=2 + 1 branch) + a tiny student."""
     from medaction.engine.config import load_config as run_config
-    from medaction.engine.driver import run
+    from medaction.engine.run_job import run
 
     root = tmp_path_factory.mktemp("sft")
     cfg = run_config(None, ["cases.limit=6", "tree.k=2", "tree.b=1", "tree.width=1", "tree.free_share=0.0",

@@ -8,7 +8,7 @@ from medaction.registry import Registry, exports
 _PUBLIC: Registry[object] = Registry("medaction.engine name", {
     "RunConfig": "medaction.engine.config:RunConfig",
     "load_config": "medaction.engine.config:load_config",
-    "run": "medaction.engine.driver:run",
+    "run": "medaction.engine.run_job:run",
     "RunSummary": "medaction.engine.summary:RunSummary",
     "RolloutService": "medaction.engine.rollout_service:RolloutService",
     "RolloutGroup": "medaction.engine.rollout_service:RolloutGroup",

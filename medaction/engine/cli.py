@@ -40,7 +40,7 @@ def _main(args: argparse.Namespace) -> int:
         cfg = load_config(args.config, overrides)
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None
-    from medaction.engine.driver import RunInterrupted, run
+    from medaction.engine.run_job import RunInterrupted, run
 
     try:
         summary = run(cfg, out_dir=args.out, resume=args.resume, progress=not args.no_progress,

@@ -3,9 +3,10 @@ cap, and streams each finished trajectory to a scorer and each finished tree to 
 
 What runs where: this driver holds the TreeScheduler (pure logic) and the loop states of active trees only;
 OracleActors host the active cases' environments; PolicyActors serve completions; ScorerActors turn trajectories
-into shard rows; one ShardWriter (pinned to the driver's node) writes parquet + manifest. Rows go scorer -> writer
+into shard rows; the ShardWriters (`output.writers`) write parquet + commit records + manifest. Rows go scorer -> writer
 through the object store, never through the driver. Driver memory is bounded by `engine.max_active_trees`,
-not by the number of cases: cases are read lazily from `iter_environments`.
+not by the number of cases: cases are read lazily from `iter_environments`. The job around it (checks before
+Ray, the summary and the exit verdict) is engine/run_job.py.
 """
 
 from __future__ import annotations
@@ -28,26 +29,25 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, ObjectLostErro
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from medaction.actors.placement import group_options, release_groups
+from medaction.actors.replicas import RemotePolicy, awaitable
 from medaction.actors.router import NoLiveReplica
 from medaction.actors.scorer import ScorerActor
 from medaction.actors.writer import ShardWriter
+from medaction.cache import cache_root
 from medaction.engine import manifest as mf
 from medaction.engine.config import RunConfig, cases_path, config_hash
 from medaction.engine.errors import plain, root_cause
 from medaction.engine.metrics import EngineMetrics
-from medaction.actors.replicas import RemotePolicy, awaitable
 from medaction.engine.pools import OraclePool, TeacherPool, stable_index
-from medaction.engine.summary import RunSummary, table
-from medaction.engine.validate import validate_run
+from medaction.engine.summary import RunSummary
 from medaction.envs.errors import RecordError, RejectLog
 from medaction.envs.load import iter_environments
 from medaction.envs.types import Environment
-from medaction.cache import cache_root
 from medaction.outputs import RunFailed, UsageError
 from medaction.storage import is_uri, resolve
-from medaction.tree.mix import teaches_case
 from medaction.tree.branching import build_strategy
 from medaction.tree.loop import RolloutState, initial_state, make_node, run_turn
+from medaction.tree.mix import teaches_case
 from medaction.tree.modes import choose_mode
 from medaction.tree.scheduler import TreeScheduler, TreeSpec
 from medaction.tree.tree import NodeTask, tree_id_for
@@ -65,16 +65,6 @@ _WRITE_ATTEMPTS = 3
 _LOST_ROWS = (ActorUnavailableError, ActorDiedError, ObjectLostError)
 
 
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C: admission stopped, finished trees flushed, manifest written; `summary` says what was kept."""
-
-    def __init__(self, summary: RunSummary) -> None:
-        super().__init__(f"interrupted; {summary.trees_done} trees written this time to {summary.out_dir} "
-                         f"(manifest saved)")
-        self.summary = summary
-
-
-# Trajectory stops that mean the run's machinery failed, not the model: the tree is recorded as failed.
 _FAILED_STOPS = ("policy_error",)
 
 
@@ -517,78 +507,6 @@ def _bar(enabled: bool, total: int | None) -> Any:
     return tqdm(total=total, unit="tree", desc="trees", file=sys.stderr)
 
 
-def ensure_ray() -> None:
-    """Local Ray by default; an existing cluster when RAY_ADDRESS is set (as under `ray job submit`)."""
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=True)
-
-
 def open_cases(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
     rejects = RejectLog()
     return iter_environments(cfg.cases.source, cases_path(cfg), strict=cfg.cases.strict, rejects=rejects), rejects
-
-
-def first_case(cfg: RunConfig) -> tuple[Iterator[Environment], RejectLog]:
-    """Open the cases and read up to the first good one, before Ray starts: a file with no usable record fails
-    here (RunFailed, nothing created); a bad record under cases.strict is a UsageError naming it."""
-    envs, rejects = open_cases(cfg)
-    try:
-        first = next(envs, None)
-    except RecordError as exc:
-        raise UsageError(f"cases.strict: {exc}") from None
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cases.path: {exc}") from None
-    if first is None:
-        r = rejects.rejects[0] if rejects.rejects else None
-        where = f"; first: {r.file}: {r.where}: field {r.field!r}: {r.reason}" if r else " (the file is empty)"
-        raise RunFailed(plain(f"no case read from {cases_path(cfg)} (cases.source {cfg.cases.source!r}): "
-                              f"{rejects.count} records rejected{where}"))
-    return itertools.chain([first], envs), rejects
-
-
-def run(cfg: RunConfig, *, out_dir: str | Path | None = None, resume: bool = False,
-        progress: bool = True, force_out: bool = False) -> RunSummary:
-    """cases -> environments -> trees of turns -> scoring -> parquet shards + manifest. Returns the summary.
-
-    Everything checkable is checked before Ray starts and before anything is created (UsageError, exit 2). A run
-    that read no case, or whose every trajectory failed on a policy error, raises RunFailed (exit 1) after writing
-    its summary; Ctrl-C raises RunInterrupted after writing the finished trees and the manifest."""
-    validate_run(cfg)
-    target = str(out_dir or cfg.output.dir)
-    out = target if is_uri(target) else Path(target).absolute()  # a URI (s3://...) or a local directory
-    mf.prepare_output(out, config_hash(cfg), resume=resume, force_out=force_out)
-    cases = first_case(cfg)
-    ensure_ray()
-    resolve(out).mkdirs()
-    driver = Driver(cfg, out, resume=resume, progress=progress, force_out=force_out, cases=cases)
-    try:
-        summary = asyncio.run(driver.run())
-    finally:
-        driver.shutdown()
-    resolve(out).join(mf.SUMMARY).write_bytes(msgspec.json.format(msgspec.json.encode(summary)))
-    log.info("run summary\n%s", table(summary))
-    _report(summary)
-    if summary.interrupted:
-        raise RunInterrupted(summary)
-    if summary.cases_seen == 0:
-        first = f"; first: {summary.first_reject}" if summary.first_reject else ""
-        raise RunFailed(f"no case read from {driver.cases_path} (cases.source {cfg.cases.source!r}): "
-                        f"{summary.records_rejected} records rejected{first}")
-    failed = summary.stops.get("policy_error", 0)
-    if summary.trajectories and failed == summary.trajectories:
-        cause = next(iter(summary.failure_causes), "policy_error")
-        raise RunFailed(f"every trajectory failed ({failed}), e.g. {cause}; fix the cause and rerun with --resume "
-                        f"(failed trees are retried)")
-    return summary
-
-
-def _report(s: RunSummary) -> None:
-    """The counts a user must see even without the log: rejected records and failed trajectories by cause."""
-    if s.records_rejected:
-        print(f"medaction run: {s.records_rejected} case records rejected (first: {s.first_reject})", file=sys.stderr)
-    for cause, n in s.failure_causes.items():
-        print(f"medaction run: {n} trajectories failed: {cause}", file=sys.stderr)
-    for line in s.shards_invalid:
-        print(f"medaction run: shard dropped on resume, its trees re-run: {line}", file=sys.stderr)
-    for line in s.orphans_moved:
-        print(f"medaction run: unlisted file set aside: {line}", file=sys.stderr)

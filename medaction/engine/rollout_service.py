@@ -29,7 +29,8 @@ from medaction.actors.replicas import awaitable
 from medaction.actors.router import build_router
 from medaction.actors.scorer import ScorerActor
 from medaction.engine.config import EngineConfig, OutputConfig, RunConfig, ScoringConfig, TeacherConfig, TreeConfig
-from medaction.engine.driver import Driver, ensure_ray
+from medaction.engine.driver import Driver
+from medaction.engine.run_job import ensure_ray
 from medaction.engine.metrics import EngineMetrics
 from medaction.engine.pools import OraclePool, TeacherPool
 from medaction.engine.summary import RunSummary

@@ -1,4 +1,4 @@
-"""How evaluation gets its rollouts: a small RolloutBackend protocol. The engine (medaction.engine.driver.run,
+"""How evaluation gets its rollouts: a small RolloutBackend protocol. The engine (medaction.engine.run_job.run,
 K=1, no branches) is THE implementation; the protocol exists so the runner and its tests do not depend on how the
 engine is configured, not to offer a second engine."""
 

@@ -1,4 +1,4 @@
-"""The engine implementation of RolloutBackend: medaction.engine.driver.run with K=1, no branches, structured
+"""The engine implementation of RolloutBackend: medaction.engine.run_job.run with K=1, no branches, structured
 mode only, one teacher, the run's seed. The engine writes shards + manifest under the run directory and resumes
 finished cases, so an interrupted `medaction eval` picks up where it stopped."""
 
@@ -39,7 +39,7 @@ class EngineBackend:
     name = "engine"
 
     def rollouts(self, req: RolloutRequest) -> list[ScoredTrajectory]:
-        from medaction.engine.driver import run
+        from medaction.engine.run_job import run
 
         run(eval_run_config(req), resume=True, progress=False)  # resume: finished cases are skipped
         return read_scored(Path(req.out))
