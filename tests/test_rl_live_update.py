@@ -157,9 +157,11 @@ def test_inflight_requests_finish_or_retry(ray_session, zero_adapter, on_infligh
         ray.get(actor.ping.remote())
         msgs = (Message("user", "Tell me a long story about a doctor."),)
         params = SamplingParams(temperature=1.0, max_tokens=48)
-        refs = [actor.complete_versioned.remote(msgs, "s", seed, params) for seed in (1, 2)]
-        while ray.get(actor.ping.remote())["calls"] < 2:  # both requests are inside the backend
-            pass
+        refs = []
+        for seed in (1, 2):  # one after the other, so the backend serves them in this order (max_batch 1)
+            refs.append(actor.complete_versioned.remote(msgs, "s", seed, params))
+            while ray.get(actor.ping.remote())["calls"] < len(refs):  # the request is inside the backend
+                pass
         rec = ray.get(actor.load_weights.remote(WeightUpdate(version=1, path=str(zero_adapter)), on_inflight))
         versions = [v for _, v in ray.get(refs)]
         info = ray.get(actor.weights.remote())
