@@ -43,9 +43,23 @@ def test_sentence_forms_link_the_head_mention(dx: DiagnosisLinker) -> None:
 
 
 def test_near_misses_stay_unlinked(dx: DiagnosisLinker) -> None:
+    strict = DiagnosisLinker(dx.graph, types=("disease", "phenotype"), base=dx.base, backoff=False)
     for text in ("Postpolypectomy syndrome", "Emphysematous hepatitis", "Intestinal tuberculosis",
                  "COVID-19 pneumonia", "Irritable bowel syndrome", "focal", "carcinoma", ""):
+        assert strict.link(text).node is None, text
+    # back-off reaches the parent the graph has, named by the head noun, never another disease: "Emphysematous
+    # hepatitis" is a hepatitis (not Emphysema), "Intestinal tuberculosis" no positive skin test
+    for text in ("Postpolypectomy syndrome", "Intestinal tuberculosis", "Irritable bowel syndrome", "focal",
+                 "carcinoma", ""):
         assert dx.link(text).node is None, text
+    lk = dx.link("Emphysematous hepatitis")
+    assert lk.name == "Hepatitis" and lk.method == "parent"
+    lk = dx.link("Collecting duct renal cell carcinoma")
+    assert lk.node_id == "HP:0005584" and lk.method == "parent"
+    # a subtype never backs off onto a bare class or an organ's "Neoplasm of ..." term
+    for text in ("Intermediate-grade myofibroblastic sarcoma", "Yolk sac tumor of the liver", "Brodie abscess"):
+        assert dx.link(text).node is None, text
+    assert dx.link("Anaerobic brain abscess").node_id == "HP:0030049"  # a sited class is a named entity
     # a site is dropped only when the graph has no site-specific concept for it
     assert dx.link("Gastric schwannoma").node_id == "HP:0100008"
     assert dx.link("Pulmonary hypertension").node_id != "HP:0000822"  # never plain "Hypertension"
@@ -132,3 +146,19 @@ def test_batch_scoring_takes_unlinked_differential_entries() -> None:
     assert res.dtc[0] is None  # an unlinked top-1 measures nothing (docs/design.md, "What cannot be measured")
     assert res.dtc[2] == 0
     assert res.rac[1] is not None and res.rac[1] > 0  # t2 entering is a change; the unlinked entry is left out
+
+
+def test_parent_links_give_dtc_but_never_correctness() -> None:
+    g = hpo_store()
+    scorer = KGScorer(KGScorerConfig(filter="none"), dtc_graph=g)
+    truth = "Severe COVID-19 pneumonia."
+    dtc, s = scorer.dtc(truth, ["Pneumonia", "Myocarditis"])
+    assert s is not None and g.node(s)["name"] == "Pneumonia" and dtc[0] == 0  # DTC measured against the parent
+    assert scorer.dtc_linker.link(truth).method == "parent"
+    # another subtype backed off to the same parent node is not the diagnosis
+    assert scorer.dtc_linker.link("Klebsiella pneumonia").node == s
+    assert not scorer.is_correct("Klebsiella pneumonia", truth, s)
+    named = "The patient was diagnosed with Myocarditis."
+    assert scorer.is_correct("Myocarditis", named, scorer.dtc_linker.link(named).node)
+    strict = KGScorer(KGScorerConfig(filter="none", link_parents=False), dtc_graph=g)
+    assert strict.dtc(truth, ["Pneumonia"])[1] is None  # strict linking: the truth stays unlinked

@@ -43,6 +43,7 @@ class KGScorerConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     encoder: str = "lexical"  # lexical | minilm | medcpt
     encoder_config: dict[str, Any] = {}
     threshold: float = 0.5
+    link_parents: bool = True  # a subtype the graph lacks links to its parent ("parent" links: DTC only)
     filter: FilterName = "dtc+rac"
     unmeasured: Unmeasured = "correctness"  # what DTC cannot measure (filters.py)
     extractor: ExtractorKind = "rules"  # b_t of turns without a differential (extractor.py)
@@ -90,10 +91,11 @@ class KGScorer:
         kw = {"encoder": cfg.encoder, "encoder_config": dict(cfg.encoder_config), "threshold": cfg.threshold}
         # diagnoses (truths, differential entries, final answers) go through the mention linker; tests do not
         self.dtc_linker = DiagnosisLinker(self.dtc_graph, types=_types(self.dtc_graph, "disease_types", ["disease"]),
-                                          **kw)
+                                          backoff=cfg.link_parents, **kw)
         same = self.rac_graph is self.dtc_graph
         self.diag_linker = self.dtc_linker if same else DiagnosisLinker(
-            self.rac_graph, types=_types(self.rac_graph, "disease_types", ["disease"]), **kw)
+            self.rac_graph, types=_types(self.rac_graph, "disease_types", ["disease"]), backoff=cfg.link_parents,
+            **kw)
         self.test_linker = EntityLinker(self.rac_graph, types=_types(self.rac_graph, "test_types", ["test"]), **kw)
         self._dtc_bfs = _DistCache(self.dtc_graph, cfg.cap, cfg.bfs_cache)
         self._rac_bfs = _DistCache(self.rac_graph, cfg.cap, cfg.bfs_cache)
@@ -161,14 +163,17 @@ class KGScorer:
 
     def is_correct(self, final: str | None, truth: str, truth_node: int | None = None) -> bool:
         """Final diagnosis names s*: the one text equivalence (envs.diagnosis.same_diagnosis, also the offline
-        judge's and the RL reward's), or, one layer up and only when s* is linked, the same graph node."""
+        judge's and the RL reward's), or, one layer up and only when s* is linked, the same graph node - by name
+        on both sides: a "parent" link (a subtype backed off to the node the graph has) stands in for DTC
+        distance only, so "Pneumonia" never matches "COVID-19 pneumonia" through the Pneumonia node."""
         if not final or not final.strip():
             return False
         if same_diagnosis(final, truth):
             return True
         if truth_node is None:
             return False
-        return self.dtc_linker.link(final).node == truth_node
+        named = self.dtc_linker.link(final)
+        return named.node == truth_node and "parent" not in (named.method, self.dtc_linker.link(truth).method)
 
 
 def config_from(cfg: Any) -> KGScorerConfig:

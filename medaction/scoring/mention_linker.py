@@ -69,6 +69,9 @@ traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial dee
 BROAD = GENERIC | frozenset("""anomaly malformation mass cyst nodule defect abnormality hernia fracture injury ulcer
 aneurysm fistula stenosis obstruction effusion hemorrhage bleeding dysplasia hyperplasia atrophy edema necrosis
 calcification fetal""".split())
+# Classes a backed-off subtype never lands on alone: "myofibroblastic sarcoma" is not just "Sarcoma", a yolk sac
+# tumour of the liver not "Neoplasm of the liver".
+CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion".split())
 _TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
 _CAUSE_MARK = frozenset("related induced associated mediated triggered dependent".split())
 _ADVERB = re.compile(r"^[a-z]{3,}(?:ally|ately|ively|ously)$")
@@ -116,13 +119,14 @@ class DiagnosisLinker:
 
     def __init__(self, graph: GraphStore, *, types: Sequence[str] | None = None, encoder: str | Encoder = "lexical",
                  threshold: float = 0.5, encoder_config: dict[str, Any] | None = None,
-                 typo_similarity: float = 0.45, base: EntityLinker | None = None) -> None:
+                 typo_similarity: float = 0.45, base: EntityLinker | None = None, backoff: bool = True) -> None:
         """`types` in priority order; `typo_similarity` is the char n-gram cosine a vocabulary word needs to stand
         in for an unknown head word. `encoder`/`threshold` configure the base name index (shared per graph)."""
         self.base = base or EntityLinker(graph, types=types, encoder=encoder, threshold=threshold,
                                          encoder_config=encoder_config)
         self.graph = graph
         self.typo_similarity = typo_similarity
+        self.backoff = backoff
         self.abbrev = self.base.abbrev
         keys: list[str] = []
         nodes: list[int] = []
@@ -153,7 +157,7 @@ class DiagnosisLinker:
         self._typo_index: Any = None
         self._typo_cache: dict[str, str | None] = {}
         self._cache: dict[str, Link] = {}
-        self._phrase_cache: dict[str, tuple[int | None, float, str]] = {}
+        self._phrase_cache: dict[tuple[str, bool], tuple[int | None, float, str]] = {}
         self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
         self._names: list[str] = []
 
@@ -201,8 +205,10 @@ class DiagnosisLinker:
         bare = _SITE_PREFIX.sub("", raw)  # "intraplacental", "periorbital", "retroperitoneal"
         return bare != raw and (bare in SITES or _ORGAN.get(bare, "") in SITES)
 
-    def _tokens(self, phrase: str) -> tuple[list[str], set[str], set[str]]:
-        """Canonical head tokens, the subset that may be dropped, and the dropped ones that name a site."""
+    def _tokens(self, phrase: str, backoff: bool = False) -> tuple[list[str], set[str], set[str]]:
+        """Canonical head tokens, the subset that may be dropped, and the dropped ones that name a site.
+        `backoff` also lets every word before the head noun go (subtype, pathogen, eponym words: "collecting duct
+        renal cell carcinoma" -> "renal cell carcinoma"); those count as sites for the known-concept check."""
         raw = _numerals(normalise_diagnosis(phrase).split())
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
@@ -225,21 +231,28 @@ class DiagnosisLinker:
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
             elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
                 droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
+        if backoff:
+            noun = _head_noun(toks[:tail], droppable - sites)
+            cut = toks.index(noun) if noun in toks[:tail] else -1
+            for w in toks[:cut]:
+                if w not in droppable and w not in STOP:
+                    droppable.add(w)
+                    sites.add(w)
         return toks, droppable, sites
 
     # -- matching ---------------------------------------------------------------------------------------------
-    def _match_phrase(self, phrase: str) -> tuple[int | None, float, str]:
+    def _match_phrase(self, phrase: str, backoff: bool = False) -> tuple[int | None, float, str]:
         """Best node for one phrase: (node, score, key). Score = share of the head's words the node covers."""
-        hit = self._phrase_cache.get(phrase)
+        hit = self._phrase_cache.get((phrase, backoff))
         if hit is None:
-            hit = self._phrase_cache[phrase] = self._match_uncached(phrase)
+            hit = self._phrase_cache[(phrase, backoff)] = self._match_uncached(phrase, backoff)
         return hit
 
-    def _match_uncached(self, phrase: str) -> tuple[int | None, float, str]:
+    def _match_uncached(self, phrase: str, backoff: bool) -> tuple[int | None, float, str]:
         exact = self.base._exact.get(enc_normalise(phrase))
         if exact is not None and not set(normalise_diagnosis(phrase).split()) <= GENERIC:
             return exact, 1.0, phrase  # the name itself: "Caroli disease" is not "Caroli syndrome"
-        toks, droppable, sites = self._tokens(phrase)
+        toks, droppable, sites = self._tokens(phrase, backoff)
         if not toks:
             return None, 0.0, ""
         unknown = [w for w in toks if w not in self._vocab and w not in droppable and w not in NODE_EXTRA
@@ -265,6 +278,10 @@ class DiagnosisLinker:
             ws = self._words[i]
             if content - ws and (ws - FREE) <= BROAD:
                 continue  # dropping words never lands on a broad node ("Hernia", "Fetal anomaly", "Carcinoma")
+            if backoff:  # a backed-off subtype lands on a named entity: "Inguinal hernia", "Brain abscess", never
+                core = {w for w in ws if w not in FREE and w not in SITES}  # "Neoplasm of the liver" or "Sarcoma"
+                if core <= GENERIC or (core <= CLASS and not ws & SITES):
+                    continue
             # a dropped site word must not be part of a concept the graph knows: "pulmonary hypertension" is
             # not "hypertension" when "pulmonary arterial hypertension" exists
             if any(self._has_superset(ws | {d}) for d in (content - ws) & sites):
@@ -315,10 +332,17 @@ class DiagnosisLinker:
 
     def _link_mention(self, m: Mention) -> tuple[int | None, float, str, str]:
         """(node, score, method, phrase) for one mention."""
-        for phrase, how in self._tries(m):
+        tries = self._tries(m)
+        for phrase, how in tries:
             node, score, _ = self._match_phrase(phrase)
             if node is not None:
                 return node, score, ("exact" if score == 1.0 and how == "head" else how), phrase
+        if self.backoff:  # nothing names the mention itself: its parent concept, when the graph lacks the subtype;
+            # only the head itself backs off (a longer phrase's words would reach its other diseases: "X with Y")
+            for phrase in dict.fromkeys(p for p, how in tries if how == "head" and len(p) <= len(m.head)):
+                node, score, _ = self._match_phrase(phrase, backoff=True)
+                if node is not None:
+                    return node, score, "parent", phrase
         return None, 0.0, "none", m.head
 
     # -- API --------------------------------------------------------------------------------------------------
