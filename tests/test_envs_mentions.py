@@ -138,3 +138,21 @@ def test_subjects_and_names_spanning_a_connector(text: str, head: str) -> None:
 def test_name_spanning_a_connector_keeps_the_complication_as_cause() -> None:
     m = primary_mention("Granulomatosis with polyangiitis (GPA) with crescentic glomerulonephritis")
     assert m is not None and m.abbreviation == "GPA" and m.causes == ("crescentic glomerulonephritis",)
+
+
+def test_more_sentence_forms() -> None:
+    from medaction.envs.mentions import primary_mention
+
+    # a label sentence ending the line: the diagnosis is on the next (numbered, bold) line
+    m = primary_mention("The final diagnosis is:\n1. **Postpartum Hemorrhage** secondary to uterine atony")
+    assert m is not None and m.head == "Postpartum Hemorrhage" and m.causes == ("uterine atony",)
+    m = primary_mention("The patient has **Sjogren syndrome**, with dry eyes.")
+    assert m is not None and m.head == "Sjogren syndrome"
+    # leading comma adjectives are qualifiers, the noun phrase after them is the head
+    m = primary_mention("Multi-segmental, extensive, very early onset Crohn's disease (CD) with granulomas")
+    assert m is not None and m.head == "very early onset Crohn's disease" and "extensive" in m.qualifiers
+    assert primary_mention("Acute, severe pancreatitis").head == "severe pancreatitis"
+    assert primary_mention("Crohn disease, ileal").head == "Crohn disease"  # a trailing qualifier stays one
+    # how it was found is no part of the name
+    m = primary_mention("Localized ureteral amyloidosis incidentally detected during evaluation for lymphoma.")
+    assert m is not None and m.head == "Localized ureteral amyloidosis"

@@ -137,7 +137,7 @@ _DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}
                     r"(?:(?:in|for)\s+(?:this|these|the|both|all(?:\s+\w+)?|each(?:\s+of\s+the)?)\s+\w+\s+)?"
                     r"(?:is|was|remains|would\s+be|will\s+be|of\s+this\s+patient\s+(?:is|was)|here\s+is)"
                     r"(?:\s+(?:therefore|thus|then|ultimately|finally|determined\s+to\s+be|confirmed\s+(?:as|to\s+be)|"
-                    r"made\s+as|established\s+as|that\s+of|one\s+of|as\s+follows))*\s*:?\s+", re.I)
+                    r"made\s+as|established\s+as|that\s+of|one\s+of|as\s+follows))*\s*(?::?\s+|:?\s*$)", re.I)
 # "The patient was (finally) diagnosed with / found to have X"
 _SUBJECT = (r"(?:the\s+)?(?:patients?|pts?|child(?:ren)?|infants?|neonates?|m[ae]n|wom[ae]n|boys?|girls?|he|she|they|"
             r"cases?|individuals?|(?:\d+[- ](?:year|month|day|week)[- ]old\s+)?(?:males?|females?|m[ae]n|wom[ae]n|patients?))")
@@ -149,6 +149,8 @@ _DIAGNOSED = re.compile(rf"^(?:.*?\b{_SUBJECT}\s+|{_ANY_SUBJECT})?(?:was|were|is
                         r"(?:diagnosed\s+(?:with|as(?:\s+having)?)|found\s+to\s+have|confirmed\s+to\s+have|"
                         r"determined\s+to\s+have|shown\s+to\s+have|suffering\s+from|suffers\s+from|"
                         r"presented\s+with\s+a\s+diagnosis\s+of)\s+", re.I)
+# "The patient has X", "She presented with X": the subject's condition, said plainly
+_HAS = re.compile(rf"^{_SUBJECT}\s+(?:has|had|presents?\s+with|presented\s+with|developed)\s+", re.I)
 # "X was diagnosed ...", "X is confirmed ...", "X was established as the diagnosis"
 _PASSIVE_TAIL = re.compile(r"\s+(?:was|were|is|has\s+been|had\s+been|being)\s+(?:(?:finally|ultimately|definitively|"
                            r"eventually|subsequently|then|clinically|histologically|pathologically|also|"
@@ -163,7 +165,8 @@ _JUSTIFY = re.compile(
     r"proved\s+by|established\s+(?:by|through|via|on)|diagnosed\s+(?:by|via|through|on|after|using)|"
     r"according\s+to|after\s+(?:excluding|exclusion|ruling)|following\s+(?:exclusion|the\s+exclusion|"
     r"histopatholog|biopsy|surgical)|given\s+the|indicated\s+by|as\s+indicated|as\s+suggested|suggested\s+by|"
-    r"revealed\s+by|identified\s+(?:by|on|through|via)|which\s+(?:was|is|were|has|had|led|explains|"
+    r"revealed\s+by|identified\s+(?:by|on|through|via)|(?:incidentally\s+)?(?:detected|discovered|found|noted)\s+"
+    r"(?:during|on|at|in|by|after|incidentally)|which\s+(?:was|is|were|has|had|led|explains|"
     r"accounts|resolved)|that\s+(?:was|is)\s+(?:confirmed|diagnosed)|with\s+(?:confirmation|the\s+diagnosis)|"
     r"the\s+diagnosis\s+(?:was|is)|this\s+(?:was|is)|in\s+light\s+of|via|by\s+means\s+of|owing\s+to\s+the\s+(?:findings|results)))\b.*$",
     re.I,
@@ -196,6 +199,9 @@ _EMPTY_WORDS = frozenset("none unknown unclear n a na undetermined indeterminate
 _PREPOSITION_START = re.compile(r"^(?:by|via|on|through|after|from|in|at|using|with|without|to|for)\b", re.I)
 _PRONOUN_START = re.compile(r"^(?:this|these|that|those|it|which|such|all|both|each)\b", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
+# a comma piece made only of adjectives ("Multi-segmental", "extensive", "very early onset") names no disease
+_ADJECTIVAL = re.compile(r"^(?:(?:very|highly|rapidly|slowly)\s+)?(?:(?:[a-z]+-)*[a-z]+(?:al|ed|ive|ic|ous|ar|ary|ent|ant|ile)|"
+                         r"acute|chronic|severe|mild|moderate|massive|diffuse|early|late|rare|large|small|giant)$", re.I)
 _MAX_WORDS = 40  # longer clauses are prose, not a diagnosis name
 
 
@@ -222,6 +228,7 @@ def _clean_clause(text: str) -> str:
         t = _ADJ_LABEL.sub("", t).strip(_TRIM)
         t = _DX_IS.sub("", t).strip(_TRIM)
         t = _DIAGNOSED.sub("", t).strip(_TRIM)
+        t = _HAS.sub("", t).strip(_TRIM)
         t = _LEAD_HEDGE.sub("", t).strip(_TRIM)
         if t == before:
             break
@@ -299,7 +306,10 @@ def _parse(text: str) -> Mention | None:
         return None
     head_raw, causes = parts[0], parts[1:]
     pieces = [p.strip(_TRIM) for p in _split_top(head_raw, _COMMA)]
-    head_raw, qualifiers = (pieces[0], pieces[1:]) if pieces else (head_raw, [])
+    lead: list[str] = []
+    while len(pieces) > 1 and _ADJECTIVAL.match(pieces[0]):  # "Multi-segmental, extensive, X": X is the head
+        lead.append(pieces.pop(0))
+    head_raw, qualifiers = (pieces[0], pieces[1:] + lead) if pieces else (head_raw, lead)
     abbreviation: str | None = None
     aliases: list[str] = []
     for m in _PAREN.finditer(head_raw):

@@ -22,7 +22,7 @@ MEASURED: dict[str, Measured] = {
     "offline": Measured(
         judge="offline",
         labels="MedR-Bench judged answers (LLM-judge labels), held-out half by case id",
-        n=650, agreement=0.843, kappa=0.450, false_correct=59, false_wrong=43,
+        n=650, agreement=0.845, kappa=0.454, false_correct=59, false_wrong=42,
         command="python bench/judge_agreement.py",
     ),
 }
