@@ -162,3 +162,12 @@ def test_parent_links_give_dtc_but_never_correctness() -> None:
     assert scorer.is_correct("Myocarditis", named, scorer.dtc_linker.link(named).node)
     strict = KGScorer(KGScorerConfig(filter="none", link_parents=False), dtc_graph=g)
     assert strict.dtc(truth, ["Pneumonia"])[1] is None  # strict linking: the truth stays unlinked
+
+
+def test_closed_compounds_and_parent_classes(dx: DiagnosisLinker) -> None:
+    # the graph spells "Post-partum hemorrhage" open; a known word pair closes it
+    assert dx.link("Postpartum Hemorrhage").node_id == "HP:0011891"
+    # a named node wins over the parent class; the parent class only when nothing else names it
+    assert dx.link("Invasive pancreatic ductal adenocarcinoma").node_id == "HP:0006725"
+    lk = dx.link("FIGO stage IB grade 2 endometrioid adenocarcinoma of the endometrium")
+    assert lk.node_id == "HP:0012114" and lk.method == "parent"

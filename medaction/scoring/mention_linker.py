@@ -44,7 +44,7 @@ _ORGAN = {
     "ovarian": "ovary", "uterine": "uterus", "colonic": "colon", "esophageal": "esophagus", "pancreatic": "pancreas",
     "splenic": "spleen", "vesical": "bladder", "testicular": "testis", "prostatic": "prostate", "mammary": "breast",
     "intestinal": "bowel", "intestine": "bowel", "enteric": "bowel", "tumour": "tumor", "neoplasm": "tumor",
-    "neoplasia": "tumor", "tumors": "tumor", "oral": "mouth", "thyroidal": "thyroid", "adrenal": "adrenal",
+    "neoplasia": "tumor", "tumors": "tumor", "oral": "mouth", "endometrial": "endometrium", "thyroidal": "thyroid", "adrenal": "adrenal",
 }
 # Words a node name may carry beyond the head's words ("Sick sinus" -> "Sick sinus syndrome").
 NODE_EXTRA = frozenset("of the a an and in on with disease disorder syndrome condition nos unspecified".split())
@@ -72,6 +72,8 @@ calcification fetal""".split())
 # Classes a backed-off subtype never lands on alone: "myofibroblastic sarcoma" is not just "Sarcoma", a yolk sac
 # tumour of the liver not "Neoplasm of the liver".
 CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion".split())
+# Head nouns whose parent class the back-off may name instead ("endometrioid adenocarcinoma" -> "Endometrial carcinoma").
+_PARENT_WORD = {"adenocarcinoma": "carcinoma"}
 _TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
 _CAUSE_MARK = frozenset("related induced associated mediated triggered dependent".split())
 _ADVERB = re.compile(r"^[a-z]{3,}(?:ally|ately|ively|ously)$")
@@ -157,7 +159,7 @@ class DiagnosisLinker:
         self._typo_index: Any = None
         self._typo_cache: dict[str, str | None] = {}
         self._cache: dict[str, Link] = {}
-        self._phrase_cache: dict[tuple[str, bool], tuple[int | None, float, str]] = {}
+        self._phrase_cache: dict[tuple[str, int], tuple[int | None, float, str]] = {}
         self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
         self._names: list[str] = []
 
@@ -205,10 +207,11 @@ class DiagnosisLinker:
         bare = _SITE_PREFIX.sub("", raw)  # "intraplacental", "periorbital", "retroperitoneal"
         return bare != raw and (bare in SITES or _ORGAN.get(bare, "") in SITES)
 
-    def _tokens(self, phrase: str, backoff: bool = False) -> tuple[list[str], set[str], set[str]]:
+    def _tokens(self, phrase: str, level: int = 0) -> tuple[list[str], set[str], set[str]]:
         """Canonical head tokens, the subset that may be dropped, and the dropped ones that name a site.
-        `backoff` also lets every word before the head noun go (subtype, pathogen, eponym words: "collecting duct
-        renal cell carcinoma" -> "renal cell carcinoma"); those count as sites for the known-concept check."""
+        Back-off (`level` >= 1) also lets every word before the head noun go (subtype, pathogen, eponym words:
+        "collecting duct renal cell carcinoma" -> "renal cell carcinoma"); those count as sites for the
+        known-concept check. Level 2 also names the head noun's parent class ("adenocarcinoma" -> "carcinoma")."""
         raw = _numerals(normalise_diagnosis(phrase).split())
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
@@ -231,7 +234,9 @@ class DiagnosisLinker:
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
             elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
                 droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
-        if backoff:
+        if level >= 1:
+            if level >= 2:
+                toks = [_PARENT_WORD.get(w, w) for w in toks]
             noun = _head_noun(toks[:tail], droppable - sites)
             cut = toks.index(noun) if noun in toks[:tail] else -1
             for w in toks[:cut]:
@@ -241,20 +246,28 @@ class DiagnosisLinker:
         return toks, droppable, sites
 
     # -- matching ---------------------------------------------------------------------------------------------
-    def _match_phrase(self, phrase: str, backoff: bool = False) -> tuple[int | None, float, str]:
+    def _match_phrase(self, phrase: str, level: int = 0) -> tuple[int | None, float, str]:
         """Best node for one phrase: (node, score, key). Score = share of the head's words the node covers."""
-        hit = self._phrase_cache.get((phrase, backoff))
+        hit = self._phrase_cache.get((phrase, level))
         if hit is None:
-            hit = self._phrase_cache[(phrase, backoff)] = self._match_uncached(phrase, backoff)
+            hit = self._match_uncached(phrase, level, split=False)
+            if hit[0] is None:  # a closed compound the graph spells open: "postpartum" = "post-partum"
+                hit = self._match_uncached(phrase, level, split=True)
+            self._phrase_cache[(phrase, level)] = hit
         return hit
 
-    def _match_uncached(self, phrase: str, backoff: bool) -> tuple[int | None, float, str]:
+    def _match_uncached(self, phrase: str, level: int, split: bool) -> tuple[int | None, float, str]:
         exact = self.base._exact.get(enc_normalise(phrase))
         if exact is not None and not set(normalise_diagnosis(phrase).split()) <= GENERIC:
             return exact, 1.0, phrase  # the name itself: "Caroli disease" is not "Caroli syndrome"
-        toks, droppable, sites = self._tokens(phrase, backoff)
+        toks, droppable, sites = self._tokens(phrase, level)
         if not toks:
             return None, 0.0, ""
+        if split:
+            parts = {w: ps for w in toks if w not in droppable and (ps := self._split_compound(w))}
+            if not parts:
+                return None, 0.0, ""
+            toks = [p for w in toks for p in parts.get(w, [w])]
         unknown = [w for w in toks if w not in self._vocab and w not in droppable and w not in NODE_EXTRA
                    and w not in STOP and not w.isdigit()]
         if unknown:
@@ -278,7 +291,7 @@ class DiagnosisLinker:
             ws = self._words[i]
             if content - ws and (ws - FREE) <= BROAD:
                 continue  # dropping words never lands on a broad node ("Hernia", "Fetal anomaly", "Carcinoma")
-            if backoff:  # a backed-off subtype lands on a named entity: "Inguinal hernia", "Brain abscess", never
+            if level:  # a backed-off subtype lands on a named entity: "Inguinal hernia", "Brain abscess", never
                 core = {w for w in ws if w not in FREE and w not in SITES}  # "Neoplasm of the liver" or "Sarcoma"
                 if core <= GENERIC or (core <= CLASS and not ws & SITES):
                     continue
@@ -288,6 +301,12 @@ class DiagnosisLinker:
                 continue
             return int(self._nodes[i]), -neg_cover, self._keys[i]
         return None, 0.0, ""
+
+    def _split_compound(self, w: str) -> list[str] | None:
+        for i in range(3, len(w) - 2):
+            if w[:i] in self._vocab and w[i:] in self._vocab:
+                return [w[:i], w[i:]]
+        return None
 
     def _has_superset(self, words: set[str]) -> bool:
         posts = [self._post.get(w, ()) for w in words]
@@ -339,10 +358,12 @@ class DiagnosisLinker:
                 return node, score, ("exact" if score == 1.0 and how == "head" else how), phrase
         if self.backoff:  # nothing names the mention itself: its parent concept, when the graph lacks the subtype;
             # only the head itself backs off (a longer phrase's words would reach its other diseases: "X with Y")
-            for phrase in dict.fromkeys(p for p, how in tries if how == "head" and len(p) <= len(m.head)):
-                node, score, _ = self._match_phrase(phrase, backoff=True)
-                if node is not None:
-                    return node, score, "parent", phrase
+            heads = list(dict.fromkeys(p for p, how in tries if how == "head" and len(p) <= len(m.head)))
+            for level in (1, 2):
+                for phrase in heads:
+                    node, score, _ = self._match_phrase(phrase, level)
+                    if node is not None:
+                        return node, score, "parent", phrase
         return None, 0.0, "none", m.head
 
     # -- API --------------------------------------------------------------------------------------------------
