@@ -109,6 +109,12 @@ def test_kg_link_cli(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped
     capsys.readouterr()
     assert cli_main(["kg", "link", "--graph", str(store), "T2DM"]) == 0
     assert json.loads(capsys.readouterr().out)["name"] == "type 2 diabetes mellitus"
+    # a parent link is marked; --no-parents leaves the subtype unlinked
+    assert cli_main(["kg", "link", "Collecting duct renal cell carcinoma"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["method"] == "parent" and row["node"] == "HP:0005584"
+    assert cli_main(["kg", "link", "--no-parents", "Collecting duct renal cell carcinoma"]) == 0
+    assert json.loads(capsys.readouterr().out)["node"] is None
 
 
 def test_kg_link_cli_errors(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -32,12 +32,16 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help_text: str
     lk = sub.add_parser("link", help="link diagnosis texts to graph nodes: one JSON line per text",
                         description="Find the diagnosis mention of each text and link it to a node of the graph's "
                                     "diagnosis types (docs/notes/linking.md). Output: one JSON line per text with the "
-                                    "mention, its causes, node id/name/type (null when unlinked), method and score.")
+                                    "mention, its causes, node id/name/type (null when unlinked), method and score. "
+                                    "Method 'parent': the graph lacks the subtype the text names and the node is its "
+                                    "parent (used for DTC distance, never as a same-node correct answer).")
     lk.add_argument("texts", nargs="*", metavar="TEXT", help="diagnosis texts (sentences are fine)")
     lk.add_argument("--file", type=Path, help="file with one text per line (blank lines skipped)")
     lk.add_argument("--graph", default="hpo", help="store directory, or 'hpo' for the offline graph (default)")
     lk.add_argument("--types", default=None, help="comma-separated node types in priority order "
                                                   "(default: the graph's disease types)")
+    lk.add_argument("--no-parents", action="store_true",
+                    help="strict linking: a subtype the graph lacks stays unlinked (scorer: link_parents = false)")
     lk.set_defaults(func=_link)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
     return p
@@ -134,7 +138,7 @@ def _link(args: argparse.Namespace) -> int:
     unknown = [t for t in types if t not in g.types]
     if unknown:
         raise UsageError(f"--types: {unknown} not in the graph (its types: {', '.join(g.types)})")
-    linker = DiagnosisLinker(g, types=types)
+    linker = DiagnosisLinker(g, types=types, backoff=not args.no_parents)
     for text, lk in zip(texts, linker.link_many(texts)):
         ms = diagnosis_mentions(text)
         m = ms[0] if ms else None
