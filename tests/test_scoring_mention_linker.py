@@ -177,3 +177,14 @@ def test_closed_compounds_and_parent_classes(dx: DiagnosisLinker) -> None:
     assert dx.link("Invasive pancreatic ductal adenocarcinoma").node_id == "HP:0006725"
     lk = dx.link("FIGO stage IB grade 2 endometrioid adenocarcinoma of the endometrium")
     assert lk.node_id == "HP:0012114" and lk.method == "parent"
+
+
+def test_extra_site_nodes_and_locative_tails(dx: DiagnosisLinker) -> None:
+    # a disease named at a site other than the one an "extra<site>" node excludes
+    for text in ("Isolated testicular tuberculosis", "Sternal tuberculosis", "Thyroid tuberculosis"):
+        assert dx.link(text).node_id == "HP:0032271", text  # Extrapulmonary tuberculosis
+    assert dx.link("Pulmonary tuberculosis").name == "Pulmonary tuberculosis"
+    for text in ("Disseminated tuberculosis", "Drug-resistant tuberculosis"):  # no site named: not extrapulmonary
+        assert dx.link(text).node_id != "HP:0032271", text
+    # "recurrence of Y": Y is the disease, backed off when the graph lacks its subtype
+    assert dx.link("Recurrence of ER+ pulmonary adenocarcinoma").node_id == "HP:0030078"

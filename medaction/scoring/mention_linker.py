@@ -91,6 +91,7 @@ vertebral spinal spine femoral femur tibial tibia fibular humeral humerus radial
 scalp hand foot finger toe thigh arm forearm leg knee shoulder hip elbow wrist ankle chest neck head gluteal
 inguinal axillary bone osseous muscle muscular joint soft tissue tissue umbilical frontal temporal phalanx
 metacarpal metatarsal digit parietal occipital lobe cerebellar brainstem midbrain pontine ventricle wall cavity
+sternal sternum costal rib clavicular clavicle patellar calcaneal iliac ischial pubic
 region area site neuro parenchymal synovial thalamic ventricular atrial
 """.split())
 MODIFIERS = FREE | SITES
@@ -151,6 +152,13 @@ class DiagnosisLinker:
             nodes.append(node)
             words.append(content)
         self._keys, self._nodes, self._words = keys, np.asarray(nodes, dtype=np.int64), words
+        # "Extrapulmonary tuberculosis": the disease at any site but the named one (rest words, node index, site)
+        self._extra: list[tuple[frozenset[str], int, str]] = []
+        for i, ws in enumerate(words):
+            for w in ws:
+                site = _ORGAN.get(w[5:], w[5:]) if w.startswith("extra") else ""
+                if site in SITES and len(ws) > 1:
+                    self._extra.append((ws - {w}, i, site))
         self._post: dict[str, list[int]] = {}
         for i, ws in enumerate(words):
             for w in ws:
@@ -300,6 +308,11 @@ class DiagnosisLinker:
             if any(self._has_superset(ws | {d}) for d in (content - ws) & sites):
                 continue
             return int(self._nodes[i]), -neg_cover, self._keys[i]
+        if level:
+            named_sites = {w for w, r in zip(toks, _numerals(normalise_diagnosis(phrase).split())) if self._site(r, w)}
+            for rest, i, site in self._extra:  # "testicular tuberculosis" -> "Extrapulmonary tuberculosis"
+                if required <= rest <= head and named_sites - rest and site not in head:
+                    return int(self._nodes[i]), len(rest) / len(content), self._keys[i]
         return None, 0.0, ""
 
     def _split_compound(self, w: str) -> list[str] | None:
@@ -358,7 +371,7 @@ class DiagnosisLinker:
                 return node, score, ("exact" if score == 1.0 and how == "head" else how), phrase
         if self.backoff:  # nothing names the mention itself: its parent concept, when the graph lacks the subtype;
             # only the head itself backs off (a longer phrase's words would reach its other diseases: "X with Y")
-            heads = list(dict.fromkeys(p for p, how in tries if how == "head" and len(p) <= len(m.head)))
+            heads = list(dict.fromkeys(p for p, how in tries if how in ("head", "cause") and len(p) <= len(m.head)))
             for level in (1, 2):
                 for phrase in heads:
                     node, score, _ = self._match_phrase(phrase, level)
@@ -404,9 +417,9 @@ class DiagnosisLinker:
 
 
 def _head_noun(toks: list[str], free: set[str]) -> str | None:
-    """The noun a match must keep: the last content word before any "of" ("irritable bowel syndrome" -> bowel,
+    """The noun a match must keep: the last content word before a locative tail ("irritable bowel syndrome" -> bowel,
     so it never becomes "Irritability"; "carcinoid tumor of the lung" -> tumor)."""
-    cut = toks.index("of") if "of" in toks[1:] else len(toks)
+    cut = next((i for i, w in enumerate(toks) if i and w in _TAIL), len(toks))  # "X of / in the left eye"
     for w in reversed(toks[:cut]):
         if w not in free and w not in STOP and w not in NODE_EXTRA and not w.isdigit():
             return w
