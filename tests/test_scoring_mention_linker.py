@@ -188,3 +188,12 @@ def test_extra_site_nodes_and_locative_tails(dx: DiagnosisLinker) -> None:
         assert dx.link(text).node_id != "HP:0032271", text
     # "recurrence of Y": Y is the disease, backed off when the graph lacks its subtype
     assert dx.link("Recurrence of ER+ pulmonary adenocarcinoma").node_id == "HP:0030078"
+
+
+def test_backoff_keeps_what_kind_of_thing_is_named(dx: DiagnosisLinker) -> None:
+    # a hyphenated eponym is one unit, an adjective alone names nothing, a syndrome is not its organ's anomaly
+    assert dx.link("Guillain-Barré Syndrome").name != "Barrett esophagus"
+    assert dx.link("Gastrointestinal (small intestine) metastases from lung cancer").node is None
+    assert dx.link("Asymptomatic Double Superior Vena Cava").node is None
+    # ties go to the node that drops sites, not disease words
+    assert dx.link("Cavitary pulmonary rheumatoid nodules").name == "Rheumatoid nodule"

@@ -74,6 +74,8 @@ calcification fetal""".split())
 CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion".split())
 # Head nouns whose parent class the back-off may name instead ("endometrioid adenocarcinoma" -> "Endometrial carcinoma").
 _PARENT_WORD = {"adenocarcinoma": "carcinoma"}
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
+_ADJ_WORD = re.compile(r"^[a-z]+(?:al|ic|ous|ary|ar|ive)$")  # "gastrointestinal" alone names no diagnosis
 _TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
 _CAUSE_MARK = frozenset("related induced associated mediated triggered dependent".split())
 _ADVERB = re.compile(r"^[a-z]{3,}(?:ally|ately|ively|ously)$")
@@ -215,11 +217,12 @@ class DiagnosisLinker:
         bare = _SITE_PREFIX.sub("", raw)  # "intraplacental", "periorbital", "retroperitoneal"
         return bare != raw and (bare in SITES or _ORGAN.get(bare, "") in SITES)
 
-    def _tokens(self, phrase: str, level: int = 0) -> tuple[list[str], set[str], set[str]]:
+    def _tokens(self, phrase: str, level: int = 0) -> tuple[list[str], set[str], set[str], set[str]]:
         """Canonical head tokens, the subset that may be dropped, and the dropped ones that name a site.
         Back-off (`level` >= 1) also lets every word before the head noun go (subtype, pathogen, eponym words:
         "collecting duct renal cell carcinoma" -> "renal cell carcinoma"); those count as sites for the
-        known-concept check. Level 2 also names the head noun's parent class ("adenocarcinoma" -> "carcinoma")."""
+        known-concept check. Level 2 also names the head noun's parent class ("adenocarcinoma" -> "carcinoma").
+        The fourth value is the words that really name a site (for the tie-break and "extra<site>" nodes)."""
         raw = _numerals(normalise_diagnosis(phrase).split())
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
@@ -242,16 +245,21 @@ class DiagnosisLinker:
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
             elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
                 droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
+        named = set(sites)
         if level >= 1:
             if level >= 2:
                 toks = [_PARENT_WORD.get(w, w) for w in toks]
             noun = _head_noun(toks[:tail], droppable - sites)
             cut = toks.index(noun) if noun in toks[:tail] else -1
+            kept = {w for w in toks[cut:] if w not in droppable}
+            # a hyphenated name is one unit: "Guillain-Barre syndrome" never backs off to "Barre ..."
+            units = [{self._query_word(w) for w in normalise_diagnosis(u).split()} for u in _HYPHENATED.findall(phrase)]
+            bound = set().union(*(u for u in units if u & kept)) if units else set()
             for w in toks[:cut]:
-                if w not in droppable and w not in STOP:
+                if w not in droppable and w not in STOP and w not in bound:
                     droppable.add(w)
                     sites.add(w)
-        return toks, droppable, sites
+        return toks, droppable, sites, named
 
     # -- matching ---------------------------------------------------------------------------------------------
     def _match_phrase(self, phrase: str, level: int = 0) -> tuple[int | None, float, str]:
@@ -265,10 +273,13 @@ class DiagnosisLinker:
         return hit
 
     def _match_uncached(self, phrase: str, level: int, split: bool) -> tuple[int | None, float, str]:
+        words = normalise_diagnosis(phrase).split()
+        if len(words) == 1 and _ADJ_WORD.match(words[0]):
+            return None, 0.0, ""  # an adjective alone ("Gastrointestinal") names no diagnosis
         exact = self.base._exact.get(enc_normalise(phrase))
-        if exact is not None and not set(normalise_diagnosis(phrase).split()) <= GENERIC:
+        if exact is not None and not set(words) <= GENERIC:
             return exact, 1.0, phrase  # the name itself: "Caroli disease" is not "Caroli syndrome"
-        toks, droppable, sites = self._tokens(phrase, level)
+        toks, droppable, sites, named = self._tokens(phrase, level)
         if not toks:
             return None, 0.0, ""
         if split:
@@ -290,12 +301,17 @@ class DiagnosisLinker:
         if any(p is None for p in posts):
             return None, 0.0, ""
         noun = _head_noun(toks, droppable - sites)
-        ranked: list[tuple[float, int]] = []
+        last = _last_word(toks) if level else None
+        ranked: list[tuple[float, int, int]] = []
         for i in min(posts, key=len):  # type: ignore[arg-type]
             ws = self._words[i]
             if required <= ws and ws <= head and (noun is None or noun in ws):
-                ranked.append((-len(ws & content) / len(content), i))
-        for neg_cover, i in sorted(ranked):
+                # back-off keeps the kind of thing named: a "double superior vena cava" is no "SVC syndrome"
+                if last is not None and self._last_of_key(i) != last:
+                    continue
+                # ties: the node that drops sites, not disease words ("rheumatoid nodule", not "pulmonary nodule")
+                ranked.append((-len(ws & content) / len(content), len((content - ws) - named - FREE), i))
+        for neg_cover, _, i in sorted(ranked):
             ws = self._words[i]
             if content - ws and (ws - FREE) <= BROAD:
                 continue  # dropping words never lands on a broad node ("Hernia", "Fetal anomaly", "Carcinoma")
@@ -309,11 +325,14 @@ class DiagnosisLinker:
                 continue
             return int(self._nodes[i]), -neg_cover, self._keys[i]
         if level:
-            named_sites = {w for w, r in zip(toks, _numerals(normalise_diagnosis(phrase).split())) if self._site(r, w)}
             for rest, i, site in self._extra:  # "testicular tuberculosis" -> "Extrapulmonary tuberculosis"
-                if required <= rest <= head and named_sites - rest and site not in head:
+                if required <= rest <= head and named - rest and site not in head:
                     return int(self._nodes[i]), len(rest) / len(content), self._keys[i]
         return None, 0.0, ""
+
+    def _last_of_key(self, i: int) -> str | None:
+        words = _numerals(_RESIDUAL.sub("", normalise_diagnosis(self._keys[i])).split())
+        return _last_word([self._canon_word(w) for w in words])
 
     def _split_compound(self, w: str) -> list[str] | None:
         for i in range(3, len(w) - 2):
@@ -422,6 +441,15 @@ def _head_noun(toks: list[str], free: set[str]) -> str | None:
     cut = next((i for i, w in enumerate(toks) if i and w in _TAIL), len(toks))  # "X of / in the left eye"
     for w in reversed(toks[:cut]):
         if w not in free and w not in STOP and w not in NODE_EXTRA and not w.isdigit():
+            return w
+    return None
+
+
+def _last_word(toks: list[str]) -> str | None:
+    """The last word before a locative tail, "syndrome"/"disease" included: what kind of thing the name names."""
+    cut = next((i for i, w in enumerate(toks) if i and w in _TAIL), len(toks))
+    for w in reversed(toks[:cut]):
+        if w.isalpha() and len(w) > 1 and w not in STOP and w not in _ROMAN and w not in FREE and not _ADVERB.match(w):
             return w
     return None
 
