@@ -168,6 +168,7 @@ class DiagnosisLinker:
         self._vocab = frozenset(self._post)
         self._typo_index: Any = None
         self._typo_cache: dict[str, str | None] = {}
+        self._last_cache: dict[int, str | None] = {}
         self._cache: dict[str, Link] = {}
         self._phrase_cache: dict[tuple[str, int], tuple[int | None, float, str]] = {}
         self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
@@ -331,8 +332,10 @@ class DiagnosisLinker:
         return None, 0.0, ""
 
     def _last_of_key(self, i: int) -> str | None:
-        words = _numerals(_RESIDUAL.sub("", normalise_diagnosis(self._keys[i])).split())
-        return _last_word([self._canon_word(w) for w in words])
+        if i not in self._last_cache:
+            words = _numerals(_RESIDUAL.sub("", normalise_diagnosis(self._keys[i])).split())
+            self._last_cache[i] = _last_word([self._canon_word(w) for w in words])
+        return self._last_cache[i]
 
     def _split_compound(self, w: str) -> list[str] | None:
         for i in range(3, len(w) - 2):
