@@ -197,3 +197,9 @@ def test_backoff_keeps_what_kind_of_thing_is_named(dx: DiagnosisLinker) -> None:
     assert dx.link("Asymptomatic Double Superior Vena Cava").node is None
     # ties go to the node that drops sites, not disease words
     assert dx.link("Cavitary pulmonary rheumatoid nodules").name == "Rheumatoid nodule"
+
+
+def test_possessive_eponyms_and_relapse(dx: DiagnosisLinker) -> None:
+    assert dx.link("Wernicke’s encephalopathy").name != "Encephalopathy"  # the eponym names the entity
+    assert dx.link("Isolated ocular relapse of leukemia").node_id == "HP:0001909"  # "relapse of Y": Y
+    assert dx.link("- **Case 1:** Myasthenia gravis with thymoma").mention == "Myasthenia gravis"

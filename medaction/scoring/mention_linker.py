@@ -74,6 +74,7 @@ calcification fetal""".split())
 CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion".split())
 # Head nouns whose parent class the back-off may name instead ("endometrioid adenocarcinoma" -> "Endometrial carcinoma").
 _PARENT_WORD = {"adenocarcinoma": "carcinoma"}
+_POSSESSIVE = re.compile(r"([a-z]+)['\u2019]s\b")
 _HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 _ADJ_WORD = re.compile(r"^[a-z]+(?:al|ic|ous|ary|ar|ive)$")  # "gastrointestinal" alone names no diagnosis
 _TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
@@ -113,7 +114,7 @@ _RESIDUAL = re.compile(r"\s(?:unspecified(?:\s(?:organism|site|type|cause))?|wit
                        r"not\selsewhere\sclassified|nos|nec)\b")
 _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
-_METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
+_METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
                             re.I)
 _COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
 _ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
@@ -256,6 +257,8 @@ class DiagnosisLinker:
             # a hyphenated name is one unit: "Guillain-Barre syndrome" never backs off to "Barre ..."
             units = [{self._query_word(w) for w in normalise_diagnosis(u).split()} for u in _HYPHENATED.findall(phrase)]
             bound = set().union(*(u for u in units if u & kept)) if units else set()
+            # an eponym in the possessive names the entity: "Wernicke's encephalopathy" is no bare "Encephalopathy"
+            bound |= {self._query_word(w) for w in _POSSESSIVE.findall(phrase.lower())}
             for w in toks[:cut]:
                 if w not in droppable and w not in STOP and w not in bound:
                     droppable.add(w)
