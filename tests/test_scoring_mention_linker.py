@@ -203,3 +203,8 @@ def test_possessive_eponyms_and_relapse(dx: DiagnosisLinker) -> None:
     assert dx.link("Wernicke’s encephalopathy").name != "Encephalopathy"  # the eponym names the entity
     assert dx.link("Isolated ocular relapse of leukemia").node_id == "HP:0001909"  # "relapse of Y": Y
     assert dx.link("- **Case 1:** Myasthenia gravis with thymoma").mention == "Myasthenia gravis"
+
+
+def test_a_bracketed_abbreviation_of_the_head_is_no_other_disease(dx: DiagnosisLinker) -> None:
+    lk = dx.link("Appendiceal goblet cell adenocarcinoma (GCA) with ovarian metastasis")
+    assert lk.name != "Giant cell arteritis"

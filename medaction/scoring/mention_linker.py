@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from medaction.envs.mentions import Mention, diagnosis_mentions, normalise_diagnosis
+from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.encoders import Encoder
 from medaction.scoring.encoders import normalise as enc_normalise
 from medaction.scoring.graph import GraphStore
@@ -377,9 +377,14 @@ class DiagnosisLinker:
         if compound:  # "Immunotherapy-related colitis": the prefix is a cause
             tries.append((compound.group(1), "head"))
         tries += [(_ALIAS_TAIL.sub("", a), "alias") for a in m.aliases]
-        if m.abbreviation:  # "(PML)": its expansion, when it shares a word with the head ("CVA" is no stroke here)
+        # "(PML)": its expansion, when it shares a word with the head and is not just the head's own initials
+        # ("Cough-variant asthma (CVA)" is no stroke, "goblet cell adenocarcinoma (GCA)" no giant cell arteritis)
+        head_words = head.split()
+        own = m.abbreviation and any(abbreviates(m.abbreviation, " ".join(head_words[k:]))
+                                     for k in range(len(head_words)))
+        if m.abbreviation and not own:
             long = self.abbrev.get(normalise_diagnosis(m.abbreviation))
-            if long and set(long.split()) & (set(key.split()) - STOP - NODE_EXTRA):
+            if long and set(long.split()) & (set(key.split()) - STOP - NODE_EXTRA - GENERIC):
                 tries.append((long, "abbreviation"))
         for sep in (_SLASH, _AND):
             parts = sep.split(head)
