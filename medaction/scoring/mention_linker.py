@@ -32,86 +32,20 @@ from typing import Any
 import numpy as np
 
 from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
+from medaction.scoring.diagnosis_words import (
+    ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, FREE, HYPHENATED, KEEP_AFTER, METASTASIS, MODIFIERS, NODE_EXTRA, ORGAN,
+    PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, canon_map, head_noun,
+    last_word, numerals, singulars,
+)
 from medaction.scoring.encoders import Encoder
 from medaction.scoring.encoders import normalise as enc_normalise
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.linker import GENERIC, EntityLinker, Link
 
-# Organ adjectives -> the noun node names also use ("Neoplasm of the lung" = "pulmonary neoplasm").
-_ORGAN = {
-    "pulmonary": "lung", "renal": "kidney", "nephric": "kidney", "hepatic": "liver", "cardiac": "heart",
-    "cerebral": "brain", "cutaneous": "skin", "dermal": "skin", "gastric": "stomach", "ocular": "eye",
-    "ovarian": "ovary", "uterine": "uterus", "colonic": "colon", "esophageal": "esophagus", "pancreatic": "pancreas",
-    "splenic": "spleen", "vesical": "bladder", "testicular": "testis", "prostatic": "prostate", "mammary": "breast",
-    "intestinal": "bowel", "intestine": "bowel", "enteric": "bowel", "tumour": "tumor", "neoplasm": "tumor",
-    "neoplasia": "tumor", "tumors": "tumor", "oral": "mouth", "endometrial": "endometrium", "thyroidal": "thyroid", "adrenal": "adrenal",
-}
-# Words a node name may carry beyond the head's words ("Sick sinus" -> "Sick sinus syndrome").
-NODE_EXTRA = frozenset("of the a an and in on with disease disorder syndrome condition nos unspecified".split())
-# Head words that never decide a match on their own (function words).
-STOP = frozenset("of the a an and in on at to for by with from within without its their his her".split())
-# Head words a node may lack: site, laterality, severity, course, onset, certainty, stage/grade, complication state.
-FREE = frozenset("""
-left right bilateral unilateral both sided side lateral medial anterior posterior superior inferior proximal distal
-upper lower central peripheral main mild moderate severe severely fulminant massive extensive advanced significant
-acute chronic subacute hyperacute early late recurrent relapsing refractory persistent transient intermittent
-new onset adult childhood pediatric juvenile infantile neonatal congenital acquired sporadic
-isolated solitary single multiple focal diffuse localized generalized disseminated
-widespread primary metastatic concomitant concurrent coexisting simultaneous synchronous atypical typical
-classic classical benign suspected probable likely possible presumed presumptive definite confirmed clinical
-stage grade class low intermediate high figo who type variant form subtype infected complicated uncomplicated
-ruptured strangulated incarcerated perforated obstructed obstructive symptomatic asymptomatic incidental
-spontaneous idiopathic true giant small large huge first second third fourth fifth
-mature immature differentiated dedifferentiated undifferentiated well poorly cystic solid unicystic kappa lambda
-traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial deep superficial invasive
-""".split())
-# Nouns too broad to be reached by dropping words: "fetal bowel anomaly" is not "Fetal anomaly".
-BROAD = GENERIC | frozenset("""anomaly malformation mass cyst nodule defect abnormality hernia fracture injury ulcer
-aneurysm fistula stenosis obstruction effusion hemorrhage bleeding dysplasia hyperplasia atrophy edema necrosis
-calcification fetal""".split())
-# Classes a backed-off subtype never lands on alone: "myofibroblastic sarcoma" is not just "Sarcoma", a yolk sac
-# tumour of the liver not "Neoplasm of the liver".
-CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion".split())
-# Head nouns whose parent class the back-off may name instead ("endometrioid adenocarcinoma" -> "Endometrial carcinoma").
-_PARENT_WORD = {"adenocarcinoma": "carcinoma"}
-_POSSESSIVE = re.compile(r"([a-z]+)['\u2019]s\b")
-_HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
-_ADJ_WORD = re.compile(r"^[a-z]+(?:al|ic|ous|ary|ar|ive)$")  # "gastrointestinal" alone names no diagnosis
-_TAIL = frozenset("of in at on within involving affecting localized localised located confined during".split())
-_CAUSE_MARK = frozenset("related induced associated mediated triggered dependent".split())
-_ADVERB = re.compile(r"^[a-z]{3,}(?:ally|ately|ively|ously)$")
-# Anatomical sites: droppable unless the graph names the site-specific concept ("pulmonary hypertension").
-SITES = frozenset("""
-stomach liver kidney lung heart brain skin eye ovary uterus colon esophagus pancreas spleen bladder testis prostate
-breast bowel mouth thyroid parathyroid pituitary adrenal intracranial intramedullary intramuscular intraosseous
-subcutaneous mucosal submucosal nasal nasopharyngeal pharyngeal laryngeal gland glands placental
-tracheal bronchial endobronchial duodenal jejunal ileal rectal anal appendiceal cecal sigmoid ascending descending
-transverse biliary gallbladder cervical vaginal vulvar penile glans scrotal urethral ureteral orbital periorbital
-retinal choroidal conjunctival corneal palpebral eyelid auricular ear mandibular mandible maxillary maxilla palatal
-palate lingual tongue parotid salivary submandibular sublingual thoracic mediastinal pleural pericardial
-peritoneal retroperitoneal mesenteric omental abdominal pelvic sacral sacrococcygeal coccygeal lumbar
-vertebral spinal spine femoral femur tibial tibia fibular humeral humerus radial ulnar cranial skull facial face
-scalp hand foot finger toe thigh arm forearm leg knee shoulder hip elbow wrist ankle chest neck head gluteal
-inguinal axillary bone osseous muscle muscular joint soft tissue tissue umbilical frontal temporal phalanx
-metacarpal metatarsal digit parietal occipital lobe cerebellar brainstem midbrain pontine ventricle wall cavity
-sternal sternum costal rib clavicular clavicle patellar calcaneal iliac ischial pubic
-region area site neuro parenchymal synovial thalamic ventricular atrial
-""".split())
-MODIFIERS = FREE | SITES
-_SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|supra|infra)(?=[a-z]{4})")
-_STAGE = frozenset("stage grade class figo who type group".split())  # a token after these is droppable ...
-_KEEP_AFTER = frozenset("type group".split())  # ... except a type/group number, which names a subtype
-_STAGE_VALUE = re.compile(r"^(?:\d+[a-z]?|[ivx]+[a-c]?|[a-d]\d?|\d+[a-z]\d?)$")
-_ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
-_METASTASIS = frozenset("metastasis metastases metastatic deposit deposits seeding spread involvement tract needle "
-                        "secondary secondaries recurrence".split())
 _AND = re.compile(r"\s+(?:and|&|plus)\s+", re.I)
 _CUT = re.compile(r"\s*(?:[,;(]|\s(?:secondary to|due to|caused by|with|without|associated with|complicated by|"
                   r"in the setting of|in a|likely|probably|presenting|leading to|resulting in|following|after|"
                   r"from|and)\s)", re.I)
-# Code-system residual qualifiers in node names are no content: "Pneumonia, unspecified organism" = pneumonia
-_RESIDUAL = re.compile(r"\s(?:unspecified(?:\s(?:organism|site|type|cause))?|without\scomplications?|"
-                       r"not\selsewhere\sclassified|nos|nec)\b")
 _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
 _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
@@ -139,10 +73,10 @@ class DiagnosisLinker:
         words: list[frozenset[str]] = []
         raw = list(self.base._exact.items())  # key -> best node for that key (type priority applied)
         vocab = {w for k, _ in raw for w in normalise_diagnosis(k).split()}
-        self._canon = _canon_map(vocab)
+        self._canon = canon_map(vocab)
         rank: dict[tuple[str, ...], int] = {}
         for key, node in raw:
-            toks = tuple(self._canon_word(w) for w in _numerals(_RESIDUAL.sub("", normalise_diagnosis(key)).split()))
+            toks = tuple(self._canon_word(w) for w in numerals(RESIDUAL.sub("", normalise_diagnosis(key)).split()))
             content = frozenset(toks) - NODE_EXTRA
             if not content:
                 continue
@@ -159,7 +93,7 @@ class DiagnosisLinker:
         self._extra: list[tuple[frozenset[str], int, str]] = []
         for i, ws in enumerate(words):
             for w in ws:
-                site = _ORGAN.get(w[5:], w[5:]) if w.startswith("extra") else ""
+                site = ORGAN.get(w[5:], w[5:]) if w.startswith("extra") else ""
                 if site in SITES and len(ws) > 1:
                     self._extra.append((ws - {w}, i, site))
         self._post: dict[str, list[int]] = {}
@@ -177,14 +111,14 @@ class DiagnosisLinker:
 
     # -- words ----------------------------------------------------------------------------------------------
     def _canon_word(self, w: str) -> str:
-        w = _ORGAN.get(w, w)
+        w = ORGAN.get(w, w)
         return self._canon.get(w, w)
 
     def _query_word(self, w: str) -> str:
-        w = _ORGAN.get(w, w)
+        w = ORGAN.get(w, w)
         if w in self._canon:
             return self._canon[w]
-        for s in _singulars(w):
+        for s in singulars(w):
             if s in self._canon or s in self._post:
                 return self._canon.get(s, s)
         return w
@@ -216,8 +150,8 @@ class DiagnosisLinker:
     def _site(self, raw: str, w: str) -> bool:
         if raw in SITES or w in SITES:
             return True
-        bare = _SITE_PREFIX.sub("", raw)  # "intraplacental", "periorbital", "retroperitoneal"
-        return bare != raw and (bare in SITES or _ORGAN.get(bare, "") in SITES)
+        bare = SITE_PREFIX.sub("", raw)  # "intraplacental", "periorbital", "retroperitoneal"
+        return bare != raw and (bare in SITES or ORGAN.get(bare, "") in SITES)
 
     def _tokens(self, phrase: str, level: int = 0) -> tuple[list[str], set[str], set[str], set[str]]:
         """Canonical head tokens, the subset that may be dropped, and the dropped ones that name a site.
@@ -225,12 +159,12 @@ class DiagnosisLinker:
         "collecting duct renal cell carcinoma" -> "renal cell carcinoma"); those count as sites for the
         known-concept check. Level 2 also names the head noun's parent class ("adenocarcinoma" -> "carcinoma").
         The fourth value is the words that really name a site (for the tie-break and "extra<site>" nodes)."""
-        raw = _numerals(normalise_diagnosis(phrase).split())
+        raw = numerals(normalise_diagnosis(phrase).split())
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
         sites: set[str] = set()
         # a locative tail after the head noun names a site: "X of the external auditory canal", "X in the gallbladder"
-        tail = next((i for i, r in enumerate(raw) if r in _TAIL and 0 < i < len(raw) - 1), len(raw))
+        tail = next((i for i, r in enumerate(raw) if r in TAIL and 0 < i < len(raw) - 1), len(raw))
         for i, (w, r) in enumerate(zip(toks, raw)):
             prev = raw[i - 1] if i else ""
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
@@ -239,26 +173,26 @@ class DiagnosisLinker:
             elif self._site(r, w):
                 droppable.add(w)
                 sites.add(w)
-            elif r in FREE or w in FREE or r in STOP or r in _CAUSE_MARK or _ADVERB.match(r):
+            elif r in FREE or w in FREE or r in STOP or r in CAUSE_MARK or ADVERB.match(r):
                 droppable.add(w)
-            elif nxt in _CAUSE_MARK and i + 2 < len(raw):
+            elif nxt in CAUSE_MARK and i + 2 < len(raw):
                 droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause
-            elif prev in _STAGE and prev not in _KEEP_AFTER and _STAGE_VALUE.match(r):
+            elif prev in STAGE and prev not in KEEP_AFTER and STAGE_VALUE.match(r):
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
             elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
                 droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
         named = set(sites)
         if level >= 1:
             if level >= 2:
-                toks = [_PARENT_WORD.get(w, w) for w in toks]
-            noun = _head_noun(toks[:tail], droppable - sites)
+                toks = [PARENT_WORD.get(w, w) for w in toks]
+            noun = head_noun(toks[:tail], droppable - sites)
             cut = toks.index(noun) if noun in toks[:tail] else -1
             kept = {w for w in toks[cut:] if w not in droppable}
             # a hyphenated name is one unit: "Guillain-Barre syndrome" never backs off to "Barre ..."
-            units = [{self._query_word(w) for w in normalise_diagnosis(u).split()} for u in _HYPHENATED.findall(phrase)]
+            units = [{self._query_word(w) for w in normalise_diagnosis(u).split()} for u in HYPHENATED.findall(phrase)]
             bound = set().union(*(u for u in units if u & kept)) if units else set()
             # an eponym in the possessive names the entity: "Wernicke's encephalopathy" is no bare "Encephalopathy"
-            bound |= {self._query_word(w) for w in _POSSESSIVE.findall(phrase.lower())}
+            bound |= {self._query_word(w) for w in POSSESSIVE.findall(phrase.lower())}
             for w in toks[:cut]:
                 if w not in droppable and w not in STOP and w not in bound:
                     droppable.add(w)
@@ -278,7 +212,7 @@ class DiagnosisLinker:
 
     def _match_uncached(self, phrase: str, level: int, split: bool) -> tuple[int | None, float, str]:
         words = normalise_diagnosis(phrase).split()
-        if len(words) == 1 and _ADJ_WORD.match(words[0]):
+        if len(words) == 1 and ADJ_WORD.match(words[0]):
             return None, 0.0, ""  # an adjective alone ("Gastrointestinal") names no diagnosis
         exact = self.base._exact.get(enc_normalise(phrase))
         if exact is not None and not set(words) <= GENERIC:
@@ -304,8 +238,8 @@ class DiagnosisLinker:
         posts = [self._post.get(w) for w in required]
         if any(p is None for p in posts):
             return None, 0.0, ""
-        noun = _head_noun(toks, droppable - sites)
-        last = _last_word(toks) if level else None
+        noun = head_noun(toks, droppable - sites)
+        last = last_word(toks) if level else None
         ranked: list[tuple[float, int, int]] = []
         for i in min(posts, key=len):  # type: ignore[arg-type]
             ws = self._words[i]
@@ -336,8 +270,8 @@ class DiagnosisLinker:
 
     def _last_of_key(self, i: int) -> str | None:
         if i not in self._last_cache:
-            words = _numerals(_RESIDUAL.sub("", normalise_diagnosis(self._keys[i])).split())
-            self._last_cache[i] = _last_word([self._canon_word(w) for w in words])
+            words = numerals(RESIDUAL.sub("", normalise_diagnosis(self._keys[i])).split())
+            self._last_cache[i] = last_word([self._canon_word(w) for w in words])
         return self._last_cache[i]
 
     def _split_compound(self, w: str) -> list[str] | None:
@@ -366,8 +300,8 @@ class DiagnosisLinker:
         met = _METASTASIS_OF.search(head)
         if met:  # "seeding of prostate adenocarcinoma": the disease follows
             tries.append((met.group(1), "cause"))
-        words = {_ORGAN.get(w, w) for w in key.split()}
-        if m.causes and words and words <= (_METASTASIS | MODIFIERS | STOP):
+        words = {ORGAN.get(w, w) for w in key.split()}
+        if m.causes and words and words <= (METASTASIS | MODIFIERS | STOP):
             tries.append((m.causes[0], "cause"))  # "pancreatic metastasis from lung adenocarcinoma"
         tries.append((head, "head"))
         tries += [(m.text[:c], "head") for c in reversed(cuts) if c <= len(head)]  # "X presenting atypically as Y"
@@ -444,61 +378,3 @@ class DiagnosisLinker:
             self._cache[t] = Link(text=t, node=node, node_id=self._ids[node], name=self._names[node],  # type: ignore[index]
                                   score=score, method=method, mention=phrase)
         return [self._cache[t] for t in texts]
-
-
-def _head_noun(toks: list[str], free: set[str]) -> str | None:
-    """The noun a match must keep: the last content word before a locative tail ("irritable bowel syndrome" -> bowel,
-    so it never becomes "Irritability"; "carcinoid tumor of the lung" -> tumor)."""
-    cut = next((i for i, w in enumerate(toks) if i and w in _TAIL), len(toks))  # "X of / in the left eye"
-    for w in reversed(toks[:cut]):
-        if w not in free and w not in STOP and w not in NODE_EXTRA and not w.isdigit():
-            return w
-    return None
-
-
-def _last_word(toks: list[str]) -> str | None:
-    """The last word before a locative tail, "syndrome"/"disease" included: what kind of thing the name names."""
-    cut = next((i for i, w in enumerate(toks) if i and w in _TAIL), len(toks))
-    for w in reversed(toks[:cut]):
-        if w.isalpha() and len(w) > 1 and w not in STOP and w not in _ROMAN and w not in FREE and not _ADVERB.match(w):
-            return w
-    return None
-
-
-def _numerals(words: list[str]) -> list[str]:
-    out = []
-    for i, w in enumerate(words):
-        if w in _ROMAN and (len(w) > 1 or (i and words[i - 1] in _STAGE)):
-            w = _ROMAN[w]
-        elif w == "i" and i and words[i - 1] in _STAGE:
-            w = "1"
-        out.append(w)
-    return out
-
-
-def _singulars(w: str) -> list[str]:
-    if len(w) <= 3:
-        return []
-    out = []
-    if w.endswith("ies"):
-        out.append(w[:-3] + "y")
-    if w.endswith("ses"):
-        out.append(w[:-2] + "is")  # metastases -> metastasis
-    if w.endswith("es"):
-        out.append(w[:-2])
-    if w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        out.append(w[:-1])
-    if w.endswith("ae"):
-        out.append(w[:-1])  # "metastasae" rare; "vertebrae" -> "vertebra"
-    return out
-
-
-def _canon_map(vocab: set[str]) -> dict[str, str]:
-    """Plural vocabulary words -> their singular when the singular is in the vocabulary too."""
-    out: dict[str, str] = {}
-    for w in vocab:
-        for s in _singulars(w):
-            if s in vocab:
-                out[w] = s
-                break
-    return out
