@@ -101,6 +101,10 @@ def test_out_under_a_file(tmp_path, capsys) -> None:
     (["policies.0.routing=stiky"], "routing must be 'sticky' or 'shared'"),
     (["policies.0.config.no_such_field=1"], "no_such_field"),
     (["policies.0.params.temprature=0.5"], "params: unknown key(s) temprature"),
+    (["oracle.kind=llm", "oracle.backend=openai_http", "oracle.config.base_ur=http://127.0.0.1:1/v1"],
+     "oracle.config: unknown key(s) base_ur"),
+    (["oracle.kind=llm", "oracle.backend=openai_http", "oracle.config.api_key_env=MEDACTION_TEST_UNSET_KEY"],
+     "oracle.config.api_key_env: environment variable MEDACTION_TEST_UNSET_KEY is not set"),
 ])
 def test_bad_config_fails_before_ray_and_creates_nothing(tmp_path, capsys, sets, message) -> None:
     os.environ.pop("MEDACTION_TEST_UNSET_KEY", None)

@@ -45,6 +45,9 @@ def validate_run(cfg: RunConfig) -> None:
         except msgspec.ValidationError as exc:
             raise UsageError(f"{where}.params: {exc}") from None
         _check_key_env(where, tc.config)
+    if cfg.oracle.kind != "matcher":  # the LLM oracle's backend table: a typo'd key would be silently ignored
+        check_config(cfg.oracle.backend, cfg.oracle.config, where="oracle.config")
+        _check_key_env("oracle", cfg.oracle.config)
     scorers = available_scorers()
     sc = cfg.scoring
     if sc.name not in scorers:
