@@ -136,8 +136,8 @@ def test_linking_benchmark_on_labelled_medrbench() -> None:
             if line.split()[:1] and line.split()[0] in {"diagnosis_results", "final_diagnosis", "answer", "all"}}
     n, unlinkable, rate, precision = rows[("all", "all")][2:6]
     assert int(n) >= 300 and int(unlinkable) > 0
-    assert float(precision) >= 0.9  # measured 0.996 on all 430 labels (1.000 on the clean heldout3)
-    assert float(rate) >= 0.6  # measured 0.743; the 0.85 goal is not met (docs/notes/linking.md)
+    assert float(precision) >= 0.9  # measured 0.914 on all 790 labels (clean samples 0.79-0.91)
+    assert float(rate) >= 0.75  # measured 0.790; the 0.85 goal is not met on clean samples (docs/notes/linking.md)
 
 
 def test_batch_scoring_takes_unlinked_differential_entries() -> None:
@@ -208,3 +208,8 @@ def test_possessive_eponyms_and_relapse(dx: DiagnosisLinker) -> None:
 def test_a_bracketed_abbreviation_of_the_head_is_no_other_disease(dx: DiagnosisLinker) -> None:
     lk = dx.link("Appendiceal goblet cell adenocarcinoma (GCA) with ovarian metastasis")
     assert lk.name != "Giant cell arteritis"
+
+
+def test_a_named_fever_is_no_fever(dx: DiagnosisLinker) -> None:
+    assert dx.link("Paratyphoid Fever").name != "Fever"  # a disease named "X fever" never backs off to the symptom
+    assert dx.link("Fever").name == "Fever"

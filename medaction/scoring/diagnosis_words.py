@@ -45,7 +45,8 @@ aneurysm fistula stenosis obstruction effusion hemorrhage bleeding dysplasia hyp
 calcification fetal""".split())
 # Classes a backed-off subtype never lands on alone: "myofibroblastic sarcoma" is not just "Sarcoma", a yolk sac
 # tumour of the liver not "Neoplasm of the liver".
-CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion".split())
+CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion fever"
+                           .split())
 # Head nouns whose parent class the back-off may name instead ("endometrioid adenocarcinoma" -> "Endometrial carcinoma").
 PARENT_WORD = {"adenocarcinoma": "carcinoma"}
 POSSESSIVE = re.compile(r"([a-z]+)['\u2019]s\b")
