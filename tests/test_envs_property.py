@@ -25,7 +25,8 @@ def test_summary_parser_total(summary):
     except RecordError as err:
         assert err.where == "key K"
         return
-    assert env.tests and env.initial_observation
+    # an empty menu is a case too (envs/load.py: every importer keeps it); o1 never is
+    assert env.initial_observation
     assert not leaked_results(env.initial_observation, env.tests, min_words=1)
 
 
@@ -43,3 +44,10 @@ def test_oracle_total_and_deterministic(requests):
     assert [r.request for r in first] == requests
     for r in first:
         assert r.available == bool(r.matched) and (r.result == "UNAVAILABLE") != r.available
+
+
+def test_summary_whose_tests_section_is_empty_is_a_case_with_no_menu() -> None:
+    # the example hypothesis found: "Ancillary Tests" is the last line
+    env = parse_record("K", {"generate_case": {"case_summary": "CT :\nAncillary Tests", "diagnosis_results": "dx"}},
+                       path="p")
+    assert env.initial_observation == "CT :" and env.tests == ()
