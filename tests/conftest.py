@@ -13,6 +13,17 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Property tests draw the same examples on every run (a suite that fails by chance blocks a landing); set
+# MEDACTION_HYPOTHESIS_EXPLORE=1 to draw new ones when hunting bugs (then pin what they find as a plain test).
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
+    _hypothesis_settings.register_profile("explore")
+    _hypothesis_settings.load_profile("explore" if os.environ.get("MEDACTION_HYPOTHESIS_EXPLORE") else "deterministic")
+except ImportError:  # hypothesis is a dev extra; the tests that use it import it themselves
+    pass
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 # The core suite needs nothing outside the repository: AgentClinic is bundled in the package (MIT) and a 20-case
