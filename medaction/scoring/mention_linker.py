@@ -8,8 +8,8 @@ against node names and synonyms:
 - every content word of the node's name must appear in the phrase (so "Positive tuberculin skin test" never
   links "intestinal tuberculosis", "Postpoliomyelitis syndrome" never links "postpolypectomy syndrome");
 - every phrase word the node lacks must be droppable - a modifier (laterality, severity, course, onset, stage or
-  grade value) or a site (organ words, "of the ..." tails) - so "gastric schwannoma" links "Schwannoma" but
-  "intravascular large B-cell lymphoma" never links "B-cell lymphoma" and "COVID-19 pneumonia" never "Pneumonia";
+  grade value) or a site (organ words, "of the ..." tails) - so "gastric schwannoma" links "Schwannoma" but a
+  strict match never turns "COVID-19 pneumonia" into "Pneumonia";
 - the head noun stays, a dropped organ word must not form a concept the graph knows ("pulmonary hypertension" is
   not "Hypertension"), and dropping words never lands on a broad node ("Hernia", "Carcinoma");
 - the candidate covering most phrase words wins; ties go to the allowed-type priority (diseases before
@@ -20,6 +20,12 @@ adjectives mapped to their nouns ("pulmonary" = "lung"), code-system residuals d
 ("unspecified", "without complications"). An unknown word is replaced by its nearest vocabulary word when that
 is a spelling slip ("Hirschprung"). A head that is only an abbreviation is expanded from data/abbreviations.tsv;
 aliases in brackets, "A/B" and "A and B" parts are tried after the head. Results are cached per distinct text.
+
+Only when no phrase links strictly does the head back off to the parent the graph has (`backoff`, method
+"parent"): the words before its head noun may go ("collecting duct renal cell carcinoma" -> "Renal cell
+carcinoma"), never onto a bare class, another kind of thing, or across a hyphenated or possessive eponym. Parent
+links measure DTC; they never make an answer correct by sharing a node (kg_scorer.py). The word lists live in
+diagnosis_words.py.
 """
 
 from __future__ import annotations
@@ -189,7 +195,8 @@ class DiagnosisLinker:
             cut = toks.index(noun) if noun in toks[:tail] else -1
             kept = {w for w in toks[cut:] if w not in droppable}
             # a hyphenated name is one unit: "Guillain-Barre syndrome" never backs off to "Barre ..."
-            units = [{self._query_word(w) for w in normalise_diagnosis(u).split()} for u in HYPHENATED.findall(phrase)]
+            units = [{self._query_word(w) for w in normalise_diagnosis(u).split()}
+                     for u in HYPHENATED.findall(phrase)]
             bound = set().union(*(u for u in units if u & kept)) if units else set()
             # an eponym in the possessive names the entity: "Wernicke's encephalopathy" is no bare "Encephalopathy"
             bound |= {self._query_word(w) for w in POSSESSIVE.findall(phrase.lower())}
