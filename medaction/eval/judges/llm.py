@@ -89,19 +89,17 @@ class LLMJudge:
             return out.text
 
     async def _one_test(self, request: str, menu: Sequence[TestItem]) -> tuple[int, ...]:
-        listing = "\n".join(f"{i + 1}. {t.name}" + (f" ({t.category})" if t.category else "") for i, t in enumerate(menu))
-        text = await self._ask(TESTS_PROMPT.format(menu=listing, request=request), session="judge-tests")
-        got = parse_covered(text, len(menu))
-        if got is None:
-            self.unparsed += 1
-            return ()
-        return got
+        listing = "\n".join(f"{i + 1}. {_test_label(t)}" for i, t in enumerate(menu))
+        return await self._covered(TESTS_PROMPT.format(menu=listing, request=request), len(menu))
 
     async def _one_item(self, item: TestItem, requests: Sequence[str]) -> tuple[int, ...]:
         listing = "\n".join(f"{i + 1}. {r}" for i, r in enumerate(requests))
-        name = item.name + (f" ({item.category})" if item.category else "")
-        text = await self._ask(TESTS_REVERSE_PROMPT.format(requests=listing, item=name), session="judge-tests")
-        got = parse_covered(text, len(requests))
+        return await self._covered(TESTS_REVERSE_PROMPT.format(requests=listing, item=_test_label(item)),
+                                   len(requests))
+
+    async def _covered(self, prompt: str, n: int) -> tuple[int, ...]:
+        """The numbered entries (of n) the judge says are covered; () and counted when its reply is unreadable."""
+        got = parse_covered(await self._ask(prompt, session="judge-tests"), n)
         if got is None:
             self.unparsed += 1
             return ()
@@ -137,3 +135,7 @@ def build_llm_judge(config: object) -> LLMJudge:
     cfg = config if isinstance(config, LLMJudgeConfig) else msgspec.convert(config or {}, LLMJudgeConfig)
     policy = build(cfg.policy, cfg.policy_config or None)
     return LLMJudge(policy, policy_name=cfg.policy, max_tokens=cfg.max_tokens, concurrency=cfg.concurrency)
+
+
+def _test_label(t: TestItem) -> str:
+    return t.name + (f" ({t.category})" if t.category else "")
