@@ -25,7 +25,7 @@ import os
 import resource
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,22 +55,35 @@ def synth(g: GraphStore, n_traj: int, n_cases: int, seed: int) -> list[LinkedTra
         truth = int(rng.choice(diseases))
         pool = [truth, *rng.choice(diseases, 10, replace=False).tolist()]
         menu = rng.choice(test_pool, 12, replace=False).tolist()
-        for _ in range(per_case[c]):
-            n = int(rng.choice(8, p=TURN_P)) + 1
-            diffs: list[tuple[int, ...]] = []
-            tests: list[tuple[int, ...]] = []
-            prev: list[int] = list(rng.choice(pool, 4, replace=False))
-            for t in range(n):
-                cur = prev[:]
-                for _ in range(int(rng.integers(0, 3))):  # 0-2 changes per turn
-                    cur[int(rng.integers(0, len(cur)))] = int(rng.choice(pool))
-                top = truth if rng.random() < 0.15 + 0.6 * t / 8 else cur[0]
-                cur = [top, *[d for d in cur if d != top]][: int(rng.integers(3, 6))]
-                diffs.append(tuple(dict.fromkeys(int(d) for d in cur)))
-                k = int(rng.poisson(1.9))
-                tests.append(tuple(int(a) for a in rng.choice(menu, min(k, len(menu)), replace=False)))
-                prev = cur
-            out.append(LinkedTrajectory(truth=truth, diffs=tuple(diffs), tests=tuple(tests)))
+        out += [LinkedTrajectory(truth=truth, diffs=d, tests=t)
+                for d, t in walk(rng, truth, pool, menu, int(per_case[c]),
+                                 lambda cur: tuple(dict.fromkeys(int(d) for d in cur)),
+                                 lambda picked: tuple(int(a) for a in picked))]
+    return out
+
+
+def walk(rng: np.random.Generator, truth: int, pool: list[int], menu: list[int], n_traj: int,
+         diff_of: Callable[[list[int]], tuple[Any, ...]],
+         tests_of: Callable[[np.ndarray], tuple[Any, ...]]) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """One case's trajectories (diffs, tests): a differential drifting towards the truth, tests drawn from the
+    menu. `diff_of` / `tests_of` turn each turn's node ids into what the turn carries (ids or text), in draw order."""
+    out = []
+    for _ in range(n_traj):
+        n = int(rng.choice(8, p=TURN_P)) + 1
+        diffs: list[tuple[Any, ...]] = []
+        tests: list[tuple[Any, ...]] = []
+        prev: list[int] = list(rng.choice(pool, 4, replace=False))
+        for t in range(n):
+            cur = prev[:]
+            for _ in range(int(rng.integers(0, 3))):  # 0-2 changes per turn
+                cur[int(rng.integers(0, len(cur)))] = int(rng.choice(pool))
+            top = truth if rng.random() < 0.15 + 0.6 * t / 8 else cur[0]
+            cur = [top, *[d for d in cur if d != top]][: int(rng.integers(3, 6))]
+            diffs.append(diff_of(cur))
+            k = int(rng.poisson(1.9))
+            tests.append(tests_of(rng.choice(menu, min(k, len(menu)), replace=False)))
+            prev = cur
+        out.append((tuple(diffs), tuple(tests)))
     return out
 
 
@@ -183,24 +196,12 @@ def synth_text(g: GraphStore, n_traj: int, n_cases: int, seed: int, dx_forms: Se
         menu = rng.choice(test_pool, 12, replace=False).tolist()
         dx_fixed: dict[int, str] = {}
         test_fixed: dict[int, str] = {}
-        for _ in range(per_case[c]):
-            n = int(rng.choice(8, p=TURN_P)) + 1
-            diffs: list[tuple[str, ...]] = []
-            tests: list[tuple[str, ...]] = []
-            prev: list[int] = list(rng.choice(pool, 4, replace=False))
-            for t in range(n):
-                cur = prev[:]
-                for _ in range(int(rng.integers(0, 3))):
-                    cur[int(rng.integers(0, len(cur)))] = int(rng.choice(pool))
-                top = truth if rng.random() < 0.15 + 0.6 * t / 8 else cur[0]
-                cur = [top, *[d for d in cur if d != top]][: int(rng.integers(3, 6))]
-                diffs.append(tuple(dict.fromkeys(say(int(d), dx_fixed, dx_forms, fresh, True) for d in cur)))
-                k = int(rng.poisson(1.9))
-                picked = rng.choice(menu, min(k, len(menu)), replace=False)
-                tests.append(tuple(dict.fromkeys(say(int(a), test_fixed, TEST_FORMS, fresh / 3, False)
-                                                    for a in picked)))
-                prev = cur
-            out.append(TextTrajectory(truth=truth_text, diffs=tuple(diffs), tests=tuple(tests)))
+        out += [TextTrajectory(truth=truth_text, diffs=d, tests=t)
+                for d, t in walk(rng, truth, pool, menu, int(per_case[c]),
+                                 lambda cur: tuple(dict.fromkeys(say(int(d), dx_fixed, dx_forms, fresh, True)
+                                                                 for d in cur)),
+                                 lambda picked: tuple(dict.fromkeys(say(int(a), test_fixed, TEST_FORMS, fresh / 3,
+                                                                        False) for a in picked)))]
     return out, intended
 
 
