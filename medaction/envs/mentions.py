@@ -130,9 +130,9 @@ _DX_ADJ = (r"(?:final|most\s+likely|likely|probable|primary|principal|working|de
 # "Final diagnosis:", "Diagnosis 1 -", "Most likely diagnosis:" (a label ending in a colon or dash)
 _LABEL = re.compile(rf"^(?:the\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}(?:\s*(?:#?\d+|\([^)]*\)))?\s*(?::|\s[-\u2013\u2014]\s|$)\s*",
                     re.I)
-# "Primary:", "Differentials:" (an adjective alone used as a label)
+# "Primary:", "Differentials:" (an adjective alone used as a label), "Case 1:", "Patient 2:"
 _ADJ_LABEL = re.compile(rf"^(?:(?:{_DX_ADJ}|secondary|alternative|alternate|other|ddx)s?|(?:case|patient)\s*#?\d+)\s*:\s*",
-                        re.I)  # ... and "Case 1:", "Patient 2:" 
+                        re.I)
 # "The (final) diagnosis is/was (that of / consistent with) X", "X is the final diagnosis" handled below
 _DX_IS = re.compile(rf"^(?:the\s+|our\s+|my\s+|a\s+)?(?:{_DX_ADJ}\s+)*{_DX_NOUN}\s+"
                     r"(?:(?:in|for)\s+(?:this|these|the|both|all(?:\s+\w+)?|each(?:\s+of\s+the)?)\s+\w+\s+)?"

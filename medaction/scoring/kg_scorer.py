@@ -90,12 +90,12 @@ class KGScorer:
         self.rac_graph = rac_graph or (load_graph(cfg.rac_graph) if cfg.rac_graph else self.dtc_graph)
         kw = {"encoder": cfg.encoder, "encoder_config": dict(cfg.encoder_config), "threshold": cfg.threshold}
         # diagnoses (truths, differential entries, final answers) go through the mention linker; tests do not
+        dx_kw = {**kw, "backoff": cfg.link_parents}
         self.dtc_linker = DiagnosisLinker(self.dtc_graph, types=_types(self.dtc_graph, "disease_types", ["disease"]),
-                                          backoff=cfg.link_parents, **kw)
+                                          **dx_kw)
         same = self.rac_graph is self.dtc_graph
         self.diag_linker = self.dtc_linker if same else DiagnosisLinker(
-            self.rac_graph, types=_types(self.rac_graph, "disease_types", ["disease"]), backoff=cfg.link_parents,
-            **kw)
+            self.rac_graph, types=_types(self.rac_graph, "disease_types", ["disease"]), **dx_kw)
         self.test_linker = EntityLinker(self.rac_graph, types=_types(self.rac_graph, "test_types", ["test"]), **kw)
         self._dtc_bfs = _DistCache(self.dtc_graph, cfg.cap, cfg.bfs_cache)
         self._rac_bfs = _DistCache(self.rac_graph, cfg.cap, cfg.bfs_cache)

@@ -75,6 +75,7 @@ class DiagnosisLinker:
         self.backoff = backoff
         self.abbrev = self.base.abbrev
         keys: list[str] = []
+        lasts: list[str | None] = []  # each entry's last word: what kind of thing it names (the back-off keeps it)
         nodes: list[int] = []
         words: list[frozenset[str]] = []
         raw = list(self.base._exact.items())  # key -> best node for that key (type priority applied)
@@ -94,7 +95,8 @@ class DiagnosisLinker:
             keys.append(key)
             nodes.append(node)
             words.append(content)
-        self._keys, self._nodes, self._words = keys, np.asarray(nodes, dtype=np.int64), words
+            lasts.append(last_word(list(toks)))
+        self._keys, self._nodes, self._words, self._lasts = keys, np.asarray(nodes, dtype=np.int64), words, lasts
         # "Extrapulmonary tuberculosis": the disease at any site but the named one (rest words, node index, site)
         self._extra: list[tuple[frozenset[str], int, str]] = []
         for i, ws in enumerate(words):
@@ -109,7 +111,6 @@ class DiagnosisLinker:
         self._vocab = frozenset(self._post)
         self._typo_index: Any = None
         self._typo_cache: dict[str, str | None] = {}
-        self._last_cache: dict[int, str | None] = {}
         self._cache: dict[str, Link] = {}
         self._phrase_cache: dict[tuple[str, int], tuple[int | None, float, str]] = {}
         self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
@@ -252,7 +253,7 @@ class DiagnosisLinker:
             ws = self._words[i]
             if required <= ws and ws <= head and (noun is None or noun in ws):
                 # back-off keeps the kind of thing named: a "double superior vena cava" is no "SVC syndrome"
-                if last is not None and self._last_of_key(i) != last:
+                if last is not None and self._lasts[i] != last:
                     continue
                 # ties: the node that drops sites, not disease words ("rheumatoid nodule", not "pulmonary nodule")
                 ranked.append((-len(ws & content) / len(content), len((content - ws) - named - FREE), i))
@@ -274,12 +275,6 @@ class DiagnosisLinker:
                 if required <= rest <= head and named - rest and site not in head:
                     return int(self._nodes[i]), len(rest) / len(content), self._keys[i]
         return None, 0.0, ""
-
-    def _last_of_key(self, i: int) -> str | None:
-        if i not in self._last_cache:
-            words = numerals(RESIDUAL.sub("", normalise_diagnosis(self._keys[i])).split())
-            self._last_cache[i] = last_word([self._canon_word(w) for w in words])
-        return self._last_cache[i]
 
     def _split_compound(self, w: str) -> list[str] | None:
         for i in range(3, len(w) - 2):
