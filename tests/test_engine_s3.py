@@ -22,6 +22,7 @@ from s3_fixtures import s3_bucket, s3_endpoint  # noqa: F401 - fixtures
 
 from medaction.engine import manifest as mf
 from medaction.storage import resolve
+from tests.support.stdout_json import last_json_object
 
 REPO = Path(__file__).resolve().parents[1]
 CASES = 10
@@ -105,7 +106,7 @@ def test_s3_run_killed_resumed_and_read_back_by_ray_data(s3_bucket, tmp_path) ->
     read = subprocess.run([sys.executable, "-c", READ_BACK, uri], env=_env(s3env), cwd=REPO, capture_output=True,
                           text=True, timeout=300)
     assert read.returncode == 0, read.stderr[-3000:]
-    got = json.loads(read.stdout.strip().splitlines()[-1])
+    got = last_json_object(read.stdout)
     assert sorted(got["files"]) == sorted(f"{uri}/{f}" for f in listed)
     assert Counter(map(tuple, got["rows"])) == Counter((r["tree_id"], r["path"]) for r in rows)
     assert got["examples"] == got["selected"] == len(rows)

@@ -11,6 +11,7 @@ import pytest
 
 from medaction.cli import main
 from medaction.stage1.extract_run import read_envs
+from tests.support.stdout_json import last_json_object
 
 DATA = Path(__file__).parent / "data"
 ANSWER = (DATA / "extract_answer.json").read_text()
@@ -58,7 +59,7 @@ def test_extract_command_local_then_ray_resume(ray_session, tmp_path: Path, caps
     # resume over the whole folder as a Ray job: only case-c is new
     assert main([*base, "--input", str(reports), "--resume", "--ray", "--replicas", "1"]) == 0
     captured = capsys.readouterr()
-    summary = json.loads(captured.out)
+    summary = last_json_object(captured.out)
     assert (summary["ok"], summary["failed"], summary["replicas"], summary["rejected_inputs"]) == (1, 0, 1, 1)
     assert "notes.pdf" in captured.err and "unsupported file type" in captured.err
     envs = sorted(read_envs(out), key=lambda e: e.case_id)  # written in completion order

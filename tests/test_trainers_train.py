@@ -16,6 +16,7 @@ from medaction.trainers.local import build_examples, micro_batches
 from medaction.trainers.loop import train_loop
 from medaction.trainers.student import load_student
 from tests.support.tiny import build_tiny_student
+from tests.support.stdout_json import last_json_object
 from medaction.trainers.tokens import tokenize_rows
 
 
@@ -126,7 +127,7 @@ def test_cli_plan_and_examples_out(setup, tmp_path: Path, capsys: pytest.Capture
                    f'[model]\nloader = "hf_dir"\npath = "{tiny}"\n')
     out = tmp_path / "ex.parquet"
     assert main(["train", str(cfg), "--examples-out", str(out), "--set", "data.format=chat"]) == 0
-    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    report = last_json_object(capsys.readouterr().out)
     # chat: one per trajectory; each case's second root writes exactly what its first wrote (scripted teacher), so
     # its conversation is a duplicate: 18 selected, 12 examples, 6 duplicates counted
     assert report["selection"]["selected"] == 18 and report["examples"] == 12
@@ -149,7 +150,7 @@ def test_cli_ray_train_two_workers(setup, tmp_path: Path, ray_session, capsys: p
                    f'max_length = 160\n[optim]\nepochs = 1\nglobal_batch = 8\nmicro_batch = 4\ncpu_threads = 1\n'
                    f'[output]\ndir = "{tmp_path / "out"}"\nlog_every = 2\n[ray]\ncpus_per_worker = 0.5\n')
     assert main(["train", str(cfg), "--ray-workers", "2"]) == 0
-    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    metrics = last_json_object(capsys.readouterr().out)
     assert metrics["step"] == 4  # 32 examples / global batch 8 (2 workers x micro 4 x accumulation 1)
     assert metrics["tokens"] > 0 and metrics["loss"] == metrics["loss"]  # not NaN
     assert 0 < metrics["left_truncated_rank"] <= 16  # rank 0's 16 rows; real prompts exceed 160 tokens
@@ -167,7 +168,7 @@ def test_cli_local_train(setup, tmp_path: Path, capsys: pytest.CaptureFixture[st
             "--set", f"model.path='{tiny}'", "--set", "model.max_length=160", "--set", "optim.max_steps=2",
             "--set", "optim.global_batch=8", "--set", "optim.cpu_threads=1", "--set", f"output.dir='{tmp_path}'"]
     assert main(args) == 0
-    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    result = last_json_object(capsys.readouterr().out)
     assert result["step"] == 2 and result["selection"]["selected"] == 18
     assert result["tokenisation"]["left_truncated"] > 0  # real prompts exceed 160 tokens: cut on the left only
     assert (tmp_path / "metrics.jsonl").read_text().count("\n") == 3  # 2 steps + the end checkpoint
