@@ -213,3 +213,40 @@ def test_a_bracketed_abbreviation_of_the_head_is_no_other_disease(dx: DiagnosisL
 def test_a_named_fever_is_no_fever(dx: DiagnosisLinker) -> None:
     assert dx.link("Paratyphoid Fever").name != "Fever"  # a disease named "X fever" never backs off to the symptom
     assert dx.link("Fever").name == "Fever"
+
+
+def test_a_pathogen_names_the_infectious_disease(dx: DiagnosisLinker) -> None:
+    # genus -> "-osis"/"-iasis" disease at the phrase's site; the lesion is the site of an extra-site node
+    for text, name in (("Listeria monocytogenes meningitis", "Listeriosis"),
+                       ("Pulmonary Nocardia infection", "Nocardiosis"),
+                       ("Aspergillus pneumonia", "Aspergillosis"),
+                       ("Hydatid cyst of the liver", "Cystic echinococcosis"),
+                       ("Tuberculous orchitis", "Extrapulmonary tuberculosis"),
+                       ("Tuberculosis of the left wrist joint", "Extrapulmonary tuberculosis"),
+                       ("Tuberculous pneumonia", "Pulmonary tuberculosis")):
+        lk = dx.link(text)
+        assert (lk.name, lk.method) == (name, "parent"), text
+    # an organ or a tissue adjective is no pathogen, a "-like" disease is not the disease, no site: no TB node
+    assert dx.link("Endometrioid adenocarcinoma of the endometrium").name != "Endometriosis"
+    assert dx.link("Fibrous dysplasia of the femur").name != "Fibrosis"
+    assert dx.link("Sarcoidosis-like reaction").name != "Sarcoidosis"
+    assert dx.link("Mycobacterium tuberculosis infection").node is None
+
+
+def test_site_variants_of_a_named_disease_and_organ_cancers(dx: DiagnosisLinker) -> None:
+    # a site variant backs off to a one-word disease although a longer sited sibling exists ...
+    assert dx.link("Probable pulmonary aspergillosis").name == "Aspergillosis"
+    assert dx.link("Pulmonary hypertension").node_id != "HP:0000822"  # ... never onto the plain phenotype
+    # an organ's carcinoma is the graph's "<organ> cancer"; an organ's "Neoplasm" stays out of reach
+    lk = dx.link("Prostatic adenocarcinoma, Gleason 3+4")
+    assert lk.name == "Prostate cancer" and lk.method == "parent"
+    assert dx.link("Yolk sac tumor of the liver").node is None
+
+
+def test_pregnancy_conditions_are_findings(dx: DiagnosisLinker) -> None:
+    # HPO files them under "Pregnancy history", outside "Phenotypic abnormality"; inheritance modes stay modifiers
+    g = dx.graph
+    types = g.nodes.column("type").to_pylist()
+    assert types[g.index_of("HP:0031456")] == "phenotype" and types[g.index_of("HP:0000006")] == "modifier"
+    assert dx.link("Interstitial ectopic pregnancy").name == "Ectopic pregnancy"
+    assert dx.link("Severe preeclampsia").name == "Preeclampsia"

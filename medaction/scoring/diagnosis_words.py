@@ -48,7 +48,10 @@ calcification fetal""".split())
 CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion fever"
                            .split())
 # Head nouns whose parent class the back-off may name instead ("endometrioid adenocarcinoma" -> "Endometrial carcinoma").
-PARENT_WORD = {"adenocarcinoma": "carcinoma"}
+PARENT_WORD = {"adenocarcinoma": "carcinoma", "carcinoma": "cancer"}
+# An organ's carcinoma/cancer is a named entity a subtype may back off to ("prostatic adenocarcinoma" -> "Prostate
+# cancer"), unlike an organ's "Neoplasm" or "Tumor", which covers every kind of growth there.
+ORGAN_CANCER = frozenset("carcinoma cancer".split())
 POSSESSIVE = re.compile(r"([a-z]+)['\u2019]s\b")
 HYPHENATED = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)+")
 ADJ_WORD = re.compile(r"^[a-z]+(?:al|ic|ous|ary|ar|ive)$")  # "gastrointestinal" alone names no diagnosis
@@ -84,6 +87,27 @@ METASTASIS = frozenset("metastasis metastases metastatic deposit deposits seedin
 # Code-system residual qualifiers in node names are no content: "Pneumonia, unspecified organism" = pneumonia
 RESIDUAL = re.compile(r"\s(?:unspecified(?:\s(?:organism|site|type|cause))?|without\scomplications?|"
                        r"not\selsewhere\sclassified|nos|nec)\b")
+
+
+# Pathogen adjectives whose disease name is not their stem + "-osis" ("fibrous" -> "fibrosis" must not be formed).
+PATHOGEN_ADJ = {"tuberculous": "tuberculosis", "candidal": "candidiasis", "amebic": "amebiasis",
+                "amoebic": "amebiasis", "filarial": "filariasis", "hydatid": "echinococcosis",
+                "echinococcal": "echinococcosis", "cryptococcal": "cryptococcosis", "mycobacterial": "mycobacteriosis"}
+_GENUS_END = re.compile(r"(?<=[a-z]{4})(?:a|es|is|um|(?<!o)us)$")  # listeria, actinomyces, ascaris, aspergillus
+# Lesion nouns that name their organ, for site rules on infections ("tuberculous pneumonia" is pulmonary).
+LESION_SITE = {"pneumonia": "lung", "pneumonitis": "lung", "bronchopneumonia": "lung"}
+
+
+def infection_forms(w: str) -> list[str]:
+    """Disease words a pathogen word may name, by the genus -> "-osis"/"-iasis" convention (listeria ->
+    listeriosis, nocardia -> nocardiosis, aspergillus -> aspergillosis, candida -> candidiasis, leishmania ->
+    leishmaniasis) or the adjective table; the caller keeps only those its vocabulary holds."""
+    if w in PATHOGEN_ADJ:
+        return [PATHOGEN_ADJ[w]]
+    stem = _GENUS_END.sub("", w)
+    if stem == w:
+        return []
+    return [stem + "osis", stem + "iasis", *([stem + "asis"] if stem.endswith("i") else [])]
 
 
 def head_noun(toks: list[str], free: set[str]) -> str | None:

@@ -39,9 +39,9 @@ import numpy as np
 
 from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.diagnosis_words import (
-    ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, FREE, HYPHENATED, KEEP_AFTER, METASTASIS, MODIFIERS, NODE_EXTRA, ORGAN,
-    PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, canon_map, head_noun,
-    last_word, numerals, singulars,
+    ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
+    NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, canon_map,
+    head_noun, infection_forms, last_word, numerals, singulars,
 )
 from medaction.scoring.encoders import Encoder
 from medaction.scoring.encoders import normalise as enc_normalise
@@ -177,6 +177,8 @@ class DiagnosisLinker:
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
             if i > tail:
                 droppable.add(w)  # locative tail: droppable, never a compound with the head ("of the artery")
+                if self._site(r, w):
+                    sites.add(w)
             elif self._site(r, w):
                 droppable.add(w)
                 sites.add(w)
@@ -188,9 +190,11 @@ class DiagnosisLinker:
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
             elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
                 droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
-        named = set(sites)
+        # the sites the phrase places the disease at: its locative tail's, if it has any ("mammary analogue
+        # secretory carcinoma of the salivary gland" is at the salivary gland, not the breast)
+        named = {w for i, w in enumerate(toks) if i > tail} & sites or set(sites)
         if level >= 1:
-            if level >= 2:
+            for _ in range(level - 1):  # level 2 names the head noun's parent class, level 3 its grandparent
                 toks = [PARENT_WORD.get(w, w) for w in toks]
             noun = head_noun(toks[:tail], droppable - sites)
             cut = toks.index(noun) if noun in toks[:tail] else -1
@@ -263,11 +267,15 @@ class DiagnosisLinker:
                 continue  # dropping words never lands on a broad node ("Hernia", "Fetal anomaly", "Carcinoma")
             if level:  # a backed-off subtype lands on a named entity: "Inguinal hernia", "Brain abscess", never
                 core = {w for w in ws if w not in FREE and w not in SITES}  # "Neoplasm of the liver" or "Sarcoma"
-                if core <= GENERIC or (core <= CLASS and not ws & SITES):
+                organ_cancer = core <= ORGAN_CANCER and ws & SITES and ws & SITES <= named
+                if (core <= GENERIC and not organ_cancer) or (core <= CLASS and not ws & SITES):
                     continue
             # a dropped site word must not be part of a concept the graph knows: "pulmonary hypertension" is
             # not "hypertension" when "pulmonary arterial hypertension" exists
-            if any(self._has_superset(ws | {d}) for d in (content - ws) & sites):
+            # - unless a backed-off site variant lands on a one-word disease: "pulmonary aspergillosis" ->
+            # Aspergillosis although "Invasive pulmonary aspergillosis" exists
+            if any(self._has_superset(ws | {d}) for d in (content - ws) & sites) and not (
+                    level and len(ws) == 1 and self._is_disease(int(self._nodes[i]))):
                 continue
             return int(self._nodes[i]), -neg_cover, self._keys[i]
         if level:
@@ -275,6 +283,41 @@ class DiagnosisLinker:
                 if required <= rest <= head and named - rest and site not in head:
                     return int(self._nodes[i]), len(rest) / len(content), self._keys[i]
         return None, 0.0, ""
+
+    def _match_infection(self, phrase: str) -> tuple[int | None, float]:
+        """A site's infection named by its pathogen links the infectious disease, at the phrase's site when the
+        graph names one: "Listeria monocytogenes meningitis" -> Listeriosis, "Pulmonary Nocardia infection" ->
+        Nocardiosis, "tuberculous orchitis" -> Extrapulmonary tuberculosis ("extra<site>" nodes: the lesion counts
+        as a site other than the one excluded, unless it names that organ: "tuberculous pneumonia" is pulmonary)."""
+        toks, _, sites, named = self._tokens(phrase)
+        noun = head_noun(toks, set())
+        words = set(toks) | {LESION_SITE[w] for w in toks if w in LESION_SITE}
+        for k, w in enumerate(toks):
+            if (w == noun and not sites & set(toks[k + 1:])) or toks[k + 1:k + 2] == ["like"]:
+                continue  # the disease word as the head names itself ("Aspergillosis"); "sarcoidosis-like" is not it
+            named_here = w.endswith(("osis", "iasis"))
+            if not named_here and (self._site(w, w) or w in ORGAN.values()):
+                continue  # an organ is no pathogen ("endometrium" is not "endometriosis")
+            for disease in ([w] if named_here else infection_forms(w)):
+                if disease not in self._post:
+                    continue
+                # nodes naming the disease with only words the phrase has ("Pulmonary tuberculosis"); a pathogen
+                # may add free qualifiers, fewest first ("hydatid cyst" -> "Cystic echinococcosis")
+                fits = [(len(extra), -len(self._words[i]), i) for i in self._post[disease]
+                        if (extra := self._words[i] - {disease} - words) <= (set() if named_here else FREE)]
+                if fits:
+                    i = min(fits)[2]
+                    return int(self._nodes[i]), len(self._words[i] & words) / max(len(set(toks) - STOP), 1)
+                lesion = {noun} - {w} - CLASS - FREE - {None}
+                at = (named | {LESION_SITE.get(x, x) for x in lesion}) - {disease}
+                for rest, i, site in self._extra:  # "Extrapulmonary tuberculosis": any site but the lung
+                    if rest == {disease} and at and site not in words:
+                        return int(self._nodes[i]), 1 / max(len(set(toks) - STOP), 1)
+        return None, 0.0
+
+    def _is_disease(self, node: int) -> bool:
+        types = self.graph.types
+        return "disease" in types and int(self.graph.type_code[node]) == types.index("disease")
 
     def _split_compound(self, w: str) -> list[str] | None:
         for i in range(3, len(w) - 2):
@@ -338,7 +381,11 @@ class DiagnosisLinker:
         if self.backoff:  # nothing names the mention itself: its parent concept, when the graph lacks the subtype;
             # only the head itself backs off (a longer phrase's words would reach its other diseases: "X with Y")
             heads = list(dict.fromkeys(p for p, how in tries if how in ("head", "cause") and len(p) <= len(m.head)))
-            for level in (1, 2):
+            for phrase in heads:  # a pathogen names the disease: "Listeria meningitis" -> Listeriosis
+                node, score = self._match_infection(phrase)
+                if node is not None:
+                    return node, score, "parent", phrase
+            for level in (1, 2, 3):
                 for phrase in heads:
                     node, score, _ = self._match_phrase(phrase, level)
                     if node is not None:

