@@ -156,3 +156,8 @@ def test_more_sentence_forms() -> None:
     # how it was found is no part of the name
     m = primary_mention("Localized ureteral amyloidosis incidentally detected during evaluation for lymphoma.")
     assert m is not None and m.head == "Localized ureteral amyloidosis"
+
+
+def test_an_adverb_and_adjective_before_a_comma_qualify_the_head() -> None:
+    m = diagnosis_mentions("Moderately advanced, p16-negative oral squamous cell carcinoma (T4aN0M0) involving the tongue")[0]
+    assert m.head.startswith("p16-negative oral squamous cell carcinoma") and "Moderately advanced" in m.qualifiers

@@ -250,3 +250,18 @@ def test_pregnancy_conditions_are_findings(dx: DiagnosisLinker) -> None:
     assert types[g.index_of("HP:0031456")] == "phenotype" and types[g.index_of("HP:0000006")] == "modifier"
     assert dx.link("Interstitial ectopic pregnancy").name == "Ectopic pregnancy"
     assert dx.link("Severe preeclampsia").name == "Preeclampsia"
+
+
+def test_stages_destinations_brackets_and_inverted_names(dx: DiagnosisLinker) -> None:
+    # Gleason scores and TNM stages are stage values, however written
+    assert dx.link("Prostatic adenocarcinoma Gleason 3+4=7 pT2N0R0").name == "Prostate cancer"
+    # "metastatic X to the Y": Y is where it spread, not its site
+    assert dx.link("Metastatic lung adenocarcinoma to the pancreas.").node_id == "HP:0030078"
+    # a comma inside brackets cuts nothing: the bracket's sites never join the head
+    lk = dx.link("Disseminated Invasive Aspergillosis (pulmonary, cardiac, and ocular involvement)")
+    assert lk.name == "Aspergillosis"
+    # a word set spelled in another order by another name keeps every last word ("Leiomyoma, uterine")
+    assert dx.link("Intramural uterine leiomyoma").node_id in {"HP:0000131", "OMIM:150699"}
+    # a site-bound pressure is no systemic hypertension
+    assert dx.link("Intra-abdominal hypertension").node_id != "HP:0000822"
+    assert dx.link("Placenta accreta spectrum").name == "Placenta accreta"

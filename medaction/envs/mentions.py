@@ -201,7 +201,7 @@ _PREPOSITION_START = re.compile(r"^(?:by|via|on|through|after|from|in|at|using|w
 _PRONOUN_START = re.compile(r"^(?:this|these|that|those|it|which|such|all|both|each)\b", re.I)
 _ARTICLE = re.compile(r"^(?:an?|the)\s+", re.I)
 # a comma piece made only of adjectives ("Multi-segmental", "extensive", "very early onset") names no disease
-_ADJECTIVAL = re.compile(r"^(?:(?:very|highly|rapidly|slowly)\s+)?(?:(?:[a-z]+-)*[a-z]+(?:al|ed|ive|ic|ous|ar|ary|ent|ant|ile)|"
+_ADJECTIVAL = re.compile(r"^(?:(?:very|[a-z]{3,}ly)\s+)?(?:(?:[a-z]+-)*[a-z]+(?:al|ed|ive|ic|ous|ar|ary|ent|ant|ile)|"
                          r"acute|chronic|severe|mild|moderate|massive|diffuse|early|late|rare|large|small|giant)$", re.I)
 _MAX_WORDS = 40  # longer clauses are prose, not a diagnosis name
 

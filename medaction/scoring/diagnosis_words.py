@@ -35,14 +35,14 @@ widespread primary metastatic concomitant concurrent coexisting simultaneous syn
 classic classical benign suspected probable likely possible presumed presumptive definite confirmed clinical
 stage grade class low intermediate high figo who type variant form subtype infected complicated uncomplicated
 ruptured strangulated incarcerated perforated obstructed obstructive symptomatic asymptomatic incidental
-spontaneous idiopathic true giant small large huge first second third fourth fifth
+spontaneous idiopathic true giant small large huge first second third fourth fifth spectrum gleason score
 mature immature differentiated dedifferentiated undifferentiated well poorly cystic solid unicystic kappa lambda
 traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial deep superficial invasive
 """.split())
 # Nouns too broad to be reached by dropping words: "fetal bowel anomaly" is not "Fetal anomaly".
 BROAD = GENERIC | frozenset("""anomaly malformation mass cyst nodule defect abnormality hernia fracture injury ulcer
 aneurysm fistula stenosis obstruction effusion hemorrhage bleeding dysplasia hyperplasia atrophy edema necrosis
-calcification fetal""".split())
+calcification fetal hypertension hypotension""".split())
 # Classes a backed-off subtype never lands on alone: "myofibroblastic sarcoma" is not just "Sarcoma", a yolk sac
 # tumour of the liver not "Neoplasm of the liver".
 CLASS = BROAD | frozenset("abscess sarcoma lymphoma leukemia adenoma infection inflammation dislocation lesion fever"
@@ -77,8 +77,10 @@ region area site neuro parenchymal synovial thalamic ventricular atrial
 """.split())
 MODIFIERS = FREE | SITES
 SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|supra|infra)(?=[a-z]{4})")
-STAGE = frozenset("stage grade class figo who type group".split())  # a token after these is droppable ...
+STAGE = frozenset("stage grade class figo who type group gleason score".split())  # a token after these is droppable ...
 KEEP_AFTER = frozenset("type group".split())  # ... except a type/group number, which names a subtype
+# TNM staging ("pT2N0R0", "T4aN0M0", "ypT1b"): droppable like any stage
+TNM = re.compile(r"^(?:[ycpra]{1,2})?t(?:[0-4x]|is)[a-d]?(?:n[0-3x][a-c]?)?(?:m[01x][a-c]?)?(?:r[0-2x])?$")
 STAGE_VALUE = re.compile(r"^(?:\d+[a-z]?|[ivx]+[a-c]?|[a-d]\d?|\d+[a-z]\d?)$")
 ROMAN = {"ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
 METASTASIS = frozenset("metastasis metastases metastatic deposit deposits seeding spread involvement tract needle "

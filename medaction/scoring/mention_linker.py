@@ -40,7 +40,7 @@ import numpy as np
 from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.diagnosis_words import (
     ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
-    NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, canon_map,
+    NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, TNM, canon_map,
     head_noun, infection_forms, last_word, numerals, singulars,
 )
 from medaction.scoring.encoders import Encoder
@@ -56,6 +56,7 @@ _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
 _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
                             re.I)
+_METASTATIC_TO = re.compile(r"^((?:metastatic|metastasizing|disseminated)\s.+?)\s+(?:to|into)\s+(?:the\s+)?\S.*$", re.I)
 _COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
 _ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
 
@@ -75,7 +76,9 @@ class DiagnosisLinker:
         self.backoff = backoff
         self.abbrev = self.base.abbrev
         keys: list[str] = []
-        lasts: list[str | None] = []  # each entry's last word: what kind of thing it names (the back-off keeps it)
+        # each entry's last words, over every spelling of its word set ("Uterine leiomyoma", "Leiomyoma, uterine"):
+        # what kind of thing it names (the back-off keeps it)
+        lasts: list[set[str | None]] = []
         nodes: list[int] = []
         words: list[frozenset[str]] = []
         raw = list(self.base._exact.items())  # key -> best node for that key (type priority applied)
@@ -90,12 +93,13 @@ class DiagnosisLinker:
             sig = tuple(sorted(content))
             # one entry per content word set: the first claim (best type/name/degree order) keeps it
             if sig in rank:
+                lasts[rank[sig]].add(last_word(list(toks)))
                 continue
             rank[sig] = len(keys)
             keys.append(key)
             nodes.append(node)
             words.append(content)
-            lasts.append(last_word(list(toks)))
+            lasts.append({last_word(list(toks))})
         self._keys, self._nodes, self._words, self._lasts = keys, np.asarray(nodes, dtype=np.int64), words, lasts
         # "Extrapulmonary tuberculosis": the disease at any site but the named one (rest words, node index, site)
         self._extra: list[tuple[frozenset[str], int, str]] = []
@@ -170,6 +174,7 @@ class DiagnosisLinker:
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
         sites: set[str] = set()
+        staged: set[int] = set()  # positions of stage values
         # a locative tail after the head noun names a site: "X of the external auditory canal", "X in the gallbladder"
         tail = next((i for i, r in enumerate(raw) if r in TAIL and 0 < i < len(raw) - 1), len(raw))
         for i, (w, r) in enumerate(zip(toks, raw)):
@@ -186,10 +191,11 @@ class DiagnosisLinker:
                 droppable.add(w)
             elif nxt in CAUSE_MARK and i + 2 < len(raw):
                 droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause
-            elif prev in STAGE and prev not in KEEP_AFTER and STAGE_VALUE.match(r):
+            elif (prev in STAGE and prev not in KEEP_AFTER or i - 1 in staged) and STAGE_VALUE.match(r):
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
-            elif len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r):
-                droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB"
+                staged.add(i)  # the values go on: "Gleason 3+4=7"
+            elif (len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r)) or TNM.match(r):
+                droppable.add(w)  # "T4", "pT1", "N0", "M1c", "2nd", "IB", "pT2N0R0"
         # the sites the phrase places the disease at: its locative tail's, if it has any ("mammary analogue
         # secretory carcinoma of the salivary gland" is at the salivary gland, not the breast)
         named = {w for i, w in enumerate(toks) if i > tail} & sites or set(sites)
@@ -257,7 +263,7 @@ class DiagnosisLinker:
             ws = self._words[i]
             if required <= ws and ws <= head and (noun is None or noun in ws):
                 # back-off keeps the kind of thing named: a "double superior vena cava" is no "SVC syndrome"
-                if last is not None and self._lasts[i] != last:
+                if last is not None and last not in self._lasts[i]:
                     continue
                 # ties: the node that drops sites, not disease words ("rheumatoid nodule", not "pulmonary nodule")
                 ranked.append((-len(ws & content) / len(content), len((content - ws) - named - FREE), i))
@@ -335,7 +341,12 @@ class DiagnosisLinker:
         # the whole mention first: a node name may itself hold "with" or commas ("Giant axonal neuropathy,
         # autosomal dominant"); a node must still cover every non-droppable word, so causes never sneak in
         tries: list[tuple[str, str]] = [(m.text, "head")]
-        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > 0]
+        to = _METASTATIC_TO.match(head)
+        if to:  # "metastatic lung adenocarcinoma to the pancreas": the organ reached is no site of the disease
+            tries.insert(0, (to.group(1), "head"))
+        depth = np.cumsum([1 if ch in "([" else -1 if ch in ")]" else 0 for ch in m.text]) if m.text else []
+        # cut points outside brackets only: "Aspergillosis (pulmonary, cardiac ...)" is not cut after "(pulmonary"
+        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > 0 and depth[c.start() - 1] <= 0]
         # prefixes longer than the head first ("X with Y secondary to Z" -> "X with Y"), shorter ones after it
         tries += [(m.text[:c], "head") for c in reversed(cuts) if c > len(head)]
         tries += [(" ".join([head, *m.qualifiers[:k]]), "head") for k in range(len(m.qualifiers), 0, -1)]
