@@ -54,7 +54,7 @@ _CUT = re.compile(r"\s*(?:[,;(]|\s(?:secondary to|due to|caused by|with|without|
                   r"from|and)\s)", re.I)
 _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
-_METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
+_METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|extension|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
                             re.I)
 _METASTATIC_TO = re.compile(r"^((?:metastatic|metastasizing|disseminated)\s.+?)\s+(?:to|into)\s+(?:the\s+)?\S.*$", re.I)
 _COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
@@ -189,8 +189,9 @@ class DiagnosisLinker:
                 sites.add(w)
             elif r in FREE or w in FREE or r in STOP or r in CAUSE_MARK or ADVERB.match(r):
                 droppable.add(w)
-            elif nxt in CAUSE_MARK and i + 2 < len(raw):
-                droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause
+            elif nxt in CAUSE_MARK and i + 2 < len(raw) and raw[i + 2] not in STOP:
+                droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause (but
+                # "thymoma associated with myasthenia gravis" names the thymoma)
             elif (prev in STAGE and prev not in KEEP_AFTER or i - 1 in staged) and STAGE_VALUE.match(r):
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
                 staged.add(i)  # the values go on: "Gleason 3+4=7"
