@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'field':<18} {'split':<8} {'n':>4} {'unlinkable':>10} {'link rate':>10} {'precision':>10}")
     for field in (*FIELDS, "all"):
         for split in ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
-                      "heldout9", "heldout10",
+                      "heldout9", "heldout10", "heldout11", "heldout12",
                       "all"):
             s = res.get((field, split))
             if not s:
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                         ("heldout7", "80 dev-file truths labelled after the last back-off change; clean figure 0.667 / 0.792 before the abbreviation fix"),
                         ("heldout8", "80 real answers (primary diagnosis); clean figure 0.701 / 0.839 before the fever rule"),
                         ("heldout9", "80 dev-file truths, labelled after the pathogen and organ-cancer rules"),
-                        ("heldout10", "80 more real answers, labelled after the pathogen and organ-cancer rules")):
+                        ("heldout10", "80 more real answers, labelled after the pathogen and organ-cancer rules"),
+                        ("heldout12", "80 more real answers, labelled after the stage-value and bracket fixes")):
         tr = [res[(f, split)] for f in FIELDS if (f, split) in res]
         c, k, n = sum(s["correct"] for s in tr), sum(s["linkable"] for s in tr), sum(s["linked"] for s in tr)
         if k and n:
