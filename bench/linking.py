@@ -138,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         ("heldout8", "80 real answers (primary diagnosis); clean figure 0.701 / 0.839 before the fever rule"),
                         ("heldout9", "80 dev-file truths, labelled after the pathogen and organ-cancer rules"),
                         ("heldout10", "80 more real answers, labelled after the pathogen and organ-cancer rules"),
+                        ("heldout11", "80 dev-file truths, labelled after the stage-value and bracket fixes"),
                         ("heldout12", "80 more real answers, labelled after the stage-value and bracket fixes")):
         tr = [res[(f, split)] for f in FIELDS if (f, split) in res]
         c, k, n = sum(s["correct"] for s in tr), sum(s["linkable"] for s in tr), sum(s["linked"] for s in tr)

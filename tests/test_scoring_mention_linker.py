@@ -265,3 +265,13 @@ def test_stages_destinations_brackets_and_inverted_names(dx: DiagnosisLinker) ->
     # a site-bound pressure is no systemic hypertension
     assert dx.link("Intra-abdominal hypertension").node_id != "HP:0000822"
     assert dx.link("Placenta accreta spectrum").name == "Placenta accreta"
+
+
+def test_a_gene_named_disorder_links_the_genes_disease(dx: DiagnosisLinker) -> None:
+    lk = dx.link("The patient was diagnosed with **DNAJC12 Deficiency**, an inherited metabolic disorder.")
+    assert (lk.node_id, lk.method) == ("OMIM:617384", "gene")  # the gene's only disease in the graph
+    lk = dx.link("Bethlem Myopathy caused by a homozygous COL6A2 splice site variant (c.1817-3C>G).")
+    assert lk.method == "gene" and "bethlem" in lk.name.lower()  # several: the one sharing the head's words
+    # a finding the graph knows, caused by the gene's disorder, is that finding, never the disorder
+    assert "neurofibromatosis" not in dx.link("NF1-associated secondary glaucoma in the left eye").name.lower()
+    assert dx.link("Spinal epidural abscess extending from C2 to T4").method != "gene"  # no genetic context
