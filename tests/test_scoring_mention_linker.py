@@ -184,8 +184,9 @@ def test_extra_site_nodes_and_locative_tails(dx: DiagnosisLinker) -> None:
     for text in ("Isolated testicular tuberculosis", "Sternal tuberculosis", "Thyroid tuberculosis"):
         assert dx.link(text).node_id == "HP:0032271", text  # Extrapulmonary tuberculosis
     assert dx.link("Pulmonary tuberculosis").name == "Pulmonary tuberculosis"
-    for text in ("Disseminated tuberculosis", "Drug-resistant tuberculosis"):  # no site named: not extrapulmonary
-        assert dx.link(text).node_id != "HP:0032271", text
+    assert dx.link("Drug-resistant tuberculosis").node_id != "HP:0032271"  # no site named: not extrapulmonary
+    for text in ("Disseminated tuberculosis", "Miliary tuberculosis"):  # spread beyond the lung: extrapulmonary too
+        assert dx.link(text).node_id == "HP:0032271", text
     # "recurrence of Y": Y is the disease, backed off when the graph lacks its subtype
     assert dx.link("Recurrence of ER+ pulmonary adenocarcinoma").node_id == "HP:0030078"
 
@@ -275,3 +276,12 @@ def test_a_gene_named_disorder_links_the_genes_disease(dx: DiagnosisLinker) -> N
     # a finding the graph knows, caused by the gene's disorder, is that finding, never the disorder
     assert "neurofibromatosis" not in dx.link("NF1-associated secondary glaucoma in the left eye").name.lower()
     assert dx.link("Spinal epidural abscess extending from C2 to T4").method != "gene"  # no genetic context
+
+
+def test_latin_qualifiers_sites_after_a_locative_and_number_commas(dx: DiagnosisLinker) -> None:
+    assert dx.link("Myotonia Congenita").node_id is not None  # "congenita" qualifies like "congenital"
+    # "X involving the skin and bone marrow": the parts after a locative word are sites, never diagnoses
+    lk = dx.link("Blastic plasmacytoid dendritic cell neoplasm (BPDCN) involving the skin and bone marrow.")
+    assert "marrow" not in (lk.name or "").lower()
+    # a comma between digits is part of a chemical name, not a list
+    assert dx.link("1,2-dichloroethane (DCE)-induced toxic encephalopathy, presenting with nausea").mention != "1"

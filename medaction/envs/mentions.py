@@ -190,7 +190,7 @@ _CONNECTOR = re.compile(
 )
 # Separators of several diagnoses in one line ("X; Y", "X vs. Y", "X or Y").
 _ALTERNATIVES = re.compile(r"\s*;\s*|\s+(?:vs\.?|versus|or|and/or)\s+|\s*/\s+|\s+/\s*", re.I)
-_COMMA = re.compile(r"\s*,\s*|\s+[\u2013\u2014]\s+|\s+-{1,2}\s+")  # commas and dash appositives
+_COMMA = re.compile(r"\s*(?<!\d),\s*|,(?!\d)\s*|\s+[\u2013\u2014]\s+|\s+-{1,2}\s+")  # commas and dash appositives
 _PAREN = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]")
 _ABBREV = re.compile(r"^(?=.*[A-Z])[A-Za-z0-9][A-Za-z0-9\-/&+.']{0,11}$")  # "PTS", "A-T", "IgAN", "HbSS"
 _TRIM = " \t,;:.-\u2013\u2014\"'"

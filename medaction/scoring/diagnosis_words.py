@@ -35,7 +35,7 @@ widespread primary metastatic concomitant concurrent coexisting simultaneous syn
 classic classical benign suspected probable likely possible presumed presumptive definite confirmed clinical
 stage grade class low intermediate high figo who type variant form subtype infected complicated uncomplicated
 ruptured strangulated incarcerated perforated obstructed obstructive symptomatic asymptomatic incidental
-spontaneous idiopathic true giant small large huge first second third fourth fifth spectrum gleason score
+spontaneous idiopathic true giant small large huge first second third fourth fifth spectrum gleason score congenita
 mature immature differentiated dedifferentiated undifferentiated well poorly cystic solid unicystic kappa lambda
 traumatic posttraumatic iatrogenic postoperative postsurgical multifactorial deep superficial invasive
 """.split())
@@ -96,6 +96,8 @@ PATHOGEN_ADJ = {"tuberculous": "tuberculosis", "candidal": "candidiasis", "amebi
                 "amoebic": "amebiasis", "filarial": "filariasis", "hydatid": "echinococcosis",
                 "echinococcal": "echinococcosis", "cryptococcal": "cryptococcosis", "mycobacterial": "mycobacteriosis"}
 _GENUS_END = re.compile(r"(?<=[a-z]{4})(?:a|es|is|um|(?<!o)us)$")  # listeria, actinomyces, ascaris, aspergillus
+# Spread beyond one organ: a disseminated infection is at sites other than any one excluded ("extrapulmonary").
+DISSEMINATED = frozenset("disseminated miliary".split())
 # Lesion nouns that name their organ, for site rules on infections ("tuberculous pneumonia" is pulmonary).
 LESION_SITE = {"pneumonia": "lung", "pneumonitis": "lung", "bronchopneumonia": "lung"}
 

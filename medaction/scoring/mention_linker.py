@@ -39,7 +39,7 @@ import numpy as np
 
 from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.diagnosis_words import (
-    ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
+    ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
     NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, TNM, canon_map,
     head_noun, infection_forms, last_word, numerals, singulars,
 )
@@ -59,7 +59,7 @@ _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|extens
 _METASTATIC_TO = re.compile(r"^((?:metastatic|metastasizing|disseminated)\s.+?)\s+(?:to|into)\s+(?:the\s+)?\S.*$", re.I)
 # a gene symbol in a genetic context names the disorder ("COL6A2 splice site variant", "SYNGAP1-related")
 _GENE_SYMBOL = re.compile(r"\b[A-Z][A-Z0-9]{2,9}\b")
-_GENETIC = re.compile(r"\b(?:mutations?|variants?|genes?|deletions?|duplications?|deficiency|related|associated|"
+_GENETIC = re.compile(r"\b(?:mutations?|variants?|variations?|genes?|deletions?|duplications?|deficiency|related|associated|"
                       r"pathogenic|homozygous|heterozygous|biallelic|hemizygous|de novo)\b", re.I)
 _COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
 _ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
@@ -304,8 +304,9 @@ class DiagnosisLinker:
         toks, _, sites, named = self._tokens(phrase)
         noun = head_noun(toks, set())
         words = set(toks) | {LESION_SITE[w] for w in toks if w in LESION_SITE}
+        spread = words & DISSEMINATED
         for k, w in enumerate(toks):
-            if (w == noun and not sites & set(toks[k + 1:])) or toks[k + 1:k + 2] == ["like"]:
+            if (w == noun and not (sites & set(toks[k + 1:]) or spread)) or toks[k + 1:k + 2] == ["like"]:
                 continue  # the disease word as the head names itself ("Aspergillosis"); "sarcoidosis-like" is not it
             named_here = w.endswith(("osis", "iasis"))
             if not named_here and (self._site(w, w) or w in ORGAN.values()):
@@ -321,7 +322,7 @@ class DiagnosisLinker:
                     i = min(fits)[2]
                     return int(self._nodes[i]), len(self._words[i] & words) / max(len(set(toks) - STOP), 1)
                 lesion = {noun} - {w} - CLASS - FREE - {None}
-                at = (named | {LESION_SITE.get(x, x) for x in lesion}) - {disease}
+                at = (named | spread | {LESION_SITE.get(x, x) for x in lesion}) - {disease}
                 for rest, i, site in self._extra:  # "Extrapulmonary tuberculosis": any site but the lung
                     if rest == {disease} and at and site not in words:
                         return int(self._nodes[i]), 1 / max(len(set(toks) - STOP), 1)
@@ -384,7 +385,8 @@ class DiagnosisLinker:
                 tries.append((long, "abbreviation"))
         for sep in (_SLASH, _AND):
             parts = sep.split(head)
-            if len(parts) > 1:
+            # "X involving the skin and bone marrow": after a locative word the parts are sites, not diagnoses
+            if len(parts) > 1 and not (TAIL - {"of"}) & set(normalise_diagnosis(parts[0]).split()[1:]):
                 tries += [(p, "part") for p in parts]
         return tries
 
