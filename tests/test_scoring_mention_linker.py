@@ -285,3 +285,8 @@ def test_latin_qualifiers_sites_after_a_locative_and_number_commas(dx: Diagnosis
     assert "marrow" not in (lk.name or "").lower()
     # a comma between digits is part of a chemical name, not a list
     assert dx.link("1,2-dichloroethane (DCE)-induced toxic encephalopathy, presenting with nausea").mention != "1"
+
+
+def test_a_site_beside_an_organ_is_not_the_organ(dx: DiagnosisLinker) -> None:
+    assert dx.link("Benign para-ovarian cyst").name != "Ovarian cyst"
+    assert dx.link("Ovarian cyst").name == "Ovarian cyst"

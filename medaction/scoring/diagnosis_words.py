@@ -76,7 +76,9 @@ sternal sternum costal rib clavicular clavicle patellar calcaneal iliac ischial 
 region area site neuro parenchymal synovial thalamic ventricular atrial
 """.split())
 MODIFIERS = FREE | SITES
-SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|retro|sub|supra|infra)(?=[a-z]{4})")
+SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|para|juxta|retro|sub|supra|infra)(?=[a-z]{4})")
+# "para-ovarian", "peri-renal": a site beside the organ, never the organ itself (joined into one word)
+BESIDE = re.compile(r"\b(para|peri|juxta)-(?=[a-z]{4})", re.I)
 STAGE = frozenset("stage grade class figo who type group gleason score".split())  # a token after these is droppable ...
 KEEP_AFTER = frozenset("type group".split())  # ... except a type/group number, which names a subtype
 # TNM staging ("pT2N0R0", "T4aN0M0", "ypT1b"): droppable like any stage

@@ -39,7 +39,7 @@ import numpy as np
 
 from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.diagnosis_words import (
-    ADJ_WORD, ADVERB, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
+    ADJ_WORD, ADVERB, BESIDE, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
     NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, TNM, canon_map,
     head_noun, infection_forms, last_word, numerals, singulars,
 )
@@ -175,7 +175,7 @@ class DiagnosisLinker:
         "collecting duct renal cell carcinoma" -> "renal cell carcinoma"); those count as sites for the
         known-concept check. Level 2 also names the head noun's parent class ("adenocarcinoma" -> "carcinoma").
         The fourth value is the words that really name a site (for the tie-break and "extra<site>" nodes)."""
-        raw = numerals(normalise_diagnosis(phrase).split())
+        raw = numerals(normalise_diagnosis(BESIDE.sub(r"\1", phrase)).split())
         toks = [self._query_word(w) for w in raw]
         droppable: set[str] = set()
         sites: set[str] = set()
