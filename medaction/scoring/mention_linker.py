@@ -23,9 +23,11 @@ aliases in brackets, "A/B" and "A and B" parts are tried after the head. Results
 
 Only when no phrase links strictly does the head back off to the parent the graph has (`backoff`, method
 "parent"): the words before its head noun may go ("collecting duct renal cell carcinoma" -> "Renal cell
-carcinoma"), never onto a bare class, another kind of thing, or across a hyphenated or possessive eponym. Parent
-links measure DTC; they never make an answer correct by sharing a node (kg_scorer.py). The word lists live in
-diagnosis_words.py.
+carcinoma"), never onto a bare class, another kind of thing, or across a hyphenated or possessive eponym; a
+pathogen names its infectious disease ("Listeria meningitis" -> Listeriosis); later levels name the head noun's
+parent classes ("prostatic adenocarcinoma" -> "Prostate cancer"). Parent links measure DTC; they never make an
+answer correct by sharing a node (kg_scorer.py). Last, a disorder named by its gene in a genetic context links the
+gene's disease (method "gene"). The word lists live in diagnosis_words.py.
 """
 
 from __future__ import annotations
