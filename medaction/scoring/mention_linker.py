@@ -47,6 +47,7 @@ from medaction.scoring.diagnosis_words import (
 )
 from medaction.scoring.encoders import Encoder
 from medaction.scoring.encoders import normalise as enc_normalise
+from medaction.scoring.gene_disorders import GeneDiseases
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.linker import GENERIC, EntityLinker, Link
 
@@ -59,10 +60,6 @@ _SLASH = re.compile(r"\s*/\s*")
 _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|extension|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
                             re.I)
 _METASTATIC_TO = re.compile(r"^((?:metastatic|metastasizing|disseminated)\s.+?)\s+(?:to|into)\s+(?:the\s+)?\S.*$", re.I)
-# a gene symbol in a genetic context names the disorder ("COL6A2 splice site variant", "SYNGAP1-related")
-_GENE_SYMBOL = re.compile(r"\b[A-Z][A-Z0-9]{2,9}\b")
-_GENETIC = re.compile(r"\b(?:mutations?|variants?|variations?|genes?|deletions?|duplications?|deficiency|related|associated|"
-                      r"pathogenic|homozygous|heterozygous|biallelic|hemizygous|de novo)\b", re.I)
 _COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
 _ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
 
@@ -123,7 +120,7 @@ class DiagnosisLinker:
         self._typo_cache: dict[str, str | None] = {}
         self._cache: dict[str, Link] = {}
         self._phrase_cache: dict[tuple[str, int], tuple[int | None, float, str]] = {}
-        self._genes: dict[str, int] | None = None  # gene symbol -> node, built on the first gene lookup
+        self._gene_diseases = GeneDiseases(graph, self._is_disease)
         self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
         self._names: list[str] = []
 
@@ -417,25 +414,14 @@ class DiagnosisLinker:
         return None, 0.0, "none", m.head
 
     def _match_gene(self, m: Mention) -> int | None:
-        """A disorder named by its gene ("DNAJC12 deficiency", "disorder associated with a variant in the TET3
-        gene"): the graph's disease of that gene - its only one, or the one whose name shares the most head words."""
-        if self._genes is None:
-            codes = self.graph.type_codes(["gene"])
-            genes = np.flatnonzero(np.isin(self.graph.type_code, codes)) if len(codes) else np.array([], dtype=np.int64)
-            names = self.graph.nodes.column("name").to_pylist()
-            self._genes = {names[int(i)]: int(i) for i in genes}
-        if not self._genes or not _GENETIC.search(m.text):
-            return None
+        """A disorder named by its gene: the gene's only disease in the graph, or the one whose name shares the most
+        head words ("Bethlem myopathy" among COL6A2's diseases)."""
         toks = [self._query_word(w) for w in normalise_diagnosis(m.head).split()]
         head = set(toks) - STOP - NODE_EXTRA - GENERIC - FREE
         noun = head_noun(toks, set(FREE))
-        for symbol in _GENE_SYMBOL.findall(m.text):
-            g = self._genes.get(symbol)
-            if g is None:
-                continue
-            diseases = [int(j) for j in self.graph.neighbors(g) if self._is_disease(int(j))]
-            # the gene's only disease, unless the head names a finding the graph knows ("NF1-associated glaucoma"
-            # is a glaucoma): then, as for several diseases, the name must share a head word ("Bethlem myopathy")
+        for symbol, diseases in self._gene_diseases.named_in(m.text):
+            # the only disease, unless the head names a finding the graph knows ("NF1-associated glaucoma" is a
+            # glaucoma): then, as for several diseases, the name must share a head word
             if len(diseases) == 1 and not (noun and any(self._words[i] == {noun} for i in self._post.get(noun, ()))):
                 return diseases[0]
             named = head - {symbol.lower()}  # the symbol itself in a disease name shows no fit
