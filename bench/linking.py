@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'field':<18} {'split':<8} {'n':>4} {'unlinkable':>10} {'link rate':>10} {'precision':>10}")
     for field in (*FIELDS, "all"):
         for split in ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
-                      "heldout9", "heldout10", "heldout11", "heldout12",
+                      "heldout9", "heldout10", "heldout11", "heldout12", "heldout13", "heldout14",
                       "all"):
             s = res.get((field, split))
             if not s:
@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                         ("heldout9", "80 dev-file truths, labelled after the pathogen and organ-cancer rules"),
                         ("heldout10", "80 more real answers, labelled after the pathogen and organ-cancer rules"),
                         ("heldout11", "80 dev-file truths, labelled after the stage-value and bracket fixes"),
-                        ("heldout12", "80 more real answers, labelled after the stage-value and bracket fixes")):
+                        ("heldout12", "80 more real answers, labelled after the stage-value and bracket fixes"),
+                        ("heldout14", "80 more real answers, labelled after the gene rule")):
         tr = [res[(f, split)] for f in FIELDS if (f, split) in res]
         c, k, n = sum(s["correct"] for s in tr), sum(s["linkable"] for s in tr), sum(s["linked"] for s in tr)
         if k and n:
