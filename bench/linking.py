@@ -140,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                         ("heldout10", "80 more real answers, labelled after the pathogen and organ-cancer rules"),
                         ("heldout11", "80 dev-file truths, labelled after the stage-value and bracket fixes"),
                         ("heldout12", "80 more real answers, labelled after the stage-value and bracket fixes"),
+                        ("heldout13", "80 dev-file truths, labelled after the gene rule"),
                         ("heldout14", "80 more real answers, labelled after the gene rule")):
         tr = [res[(f, split)] for f in FIELDS if (f, split) in res]
         c, k, n = sum(s["correct"] for s in tr), sum(s["linkable"] for s in tr), sum(s["linked"] for s in tr)
