@@ -8,8 +8,9 @@ fitting node), the split (fixed by a hash of the case id before any tuning; `hel
 later, heldout3 = 40 more labelled after the strict linker's last change, heldout4 = 60 more labelled (by name search,
 never by running a linker) before the parent back-off was measured on them, heldout5 = 60 more labelled the same way
 after one more change, heldout6 and heldout7 = 80 more each, heldout7 after the last linker change: its clean held-out)
-and the labeller's reason; heldout8 = 80 real answers' primary diagnoses labelled after the last linker change; the text is
-read from ../shared (MedR-Bench's licence keeps it out of the repository). Per field and split it prints:
+and the labeller's reason; heldout8 = 80 real answers' primary diagnoses labelled after the last linker change;
+heldout9 .. heldout14 = three more rounds of 80 dev-file truths (odd) and 80 real answers (even), each labelled
+before the code it was first measured on (docs/notes/linking.md, Round 3); the text is read from ../shared (MedR-Bench's licence keeps it out of the repository). Per field and split it prints:
 link rate = truths with a fitting node linked to a gold node / truths with a fitting node (target >= 0.85),
 precision = links to a gold node / all links made (target >= 0.9; a link of an unlinkable truth is wrong),
 and the unlinkable count. Labelling policy and figures: docs/notes/linking.md.
