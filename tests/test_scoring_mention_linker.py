@@ -290,3 +290,14 @@ def test_latin_qualifiers_sites_after_a_locative_and_number_commas(dx: Diagnosis
 def test_a_site_beside_an_organ_is_not_the_organ(dx: DiagnosisLinker) -> None:
     assert dx.link("Benign para-ovarian cyst").name != "Ovarian cyst"
     assert dx.link("Ovarian cyst").name == "Ovarian cyst"
+
+
+def test_gene_named_in_the_sentence_and_bones(dx: DiagnosisLinker) -> None:
+    # the gene may be named after the mention, in the same sentence
+    lk = dx.link("Vanishing White Matter Disease (VWMD), confirmed by genetic mutation in EIF2B5 and typical MRI.")
+    assert lk.method == "gene" and "vanishing white matter" in lk.name.lower()
+    # a gene with many diseases links none on one shared word
+    assert dx.link("Fibroadipose vascular anomaly (FAVA) with a PIK3CA variant").method != "gene"
+    # a disease of a named bone is a disease of bone
+    assert dx.link("Giant cell tumor of the distal femur").name == "Giant cell tumor of bone"
+    assert dx.link("Fibrous dysplasia of the rib").node_id in {"ORPHA:249", "HP:0010734"}

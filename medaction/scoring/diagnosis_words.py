@@ -75,6 +75,9 @@ metacarpal metatarsal digit parietal occipital lobe cerebellar brainstem midbrai
 sternal sternum costal rib clavicular clavicle patellar calcaneal iliac ischial pubic
 region area site neuro parenchymal synovial thalamic ventricular atrial
 """.split())
+# Bones: a disease "of the rib" is a disease of bone ("Fibrous dysplasia of bone", "Giant cell tumor of bone").
+BONES = frozenset("""rib femur tibia fibula humerus radius ulna skull mandible maxilla vertebra clavicle scapula
+sternum pelvis calcaneus talus phalanx metacarpal metatarsal patella ilium ischium pubis sacrum coccyx""".split())
 MODIFIERS = FREE | SITES
 SITE_PREFIX = re.compile(r"^(?:intra|extra|peri|para|juxta|retro|sub|supra|infra)(?=[a-z]{4})")
 # "para-ovarian", "peri-renal": a site beside the organ, never the organ itself (joined into one word)

@@ -41,7 +41,7 @@ import numpy as np
 
 from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.diagnosis_words import (
-    ADJ_WORD, ADVERB, BESIDE, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
+    ADJ_WORD, ADVERB, BESIDE, BONES, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
     NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, TNM, canon_map,
     head_noun, infection_forms, last_word, numerals, singulars,
 )
@@ -59,6 +59,7 @@ _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
 _SLASH = re.compile(r"\s*/\s*")
 _METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|extension|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
                             re.I)
+_GENE_CONTEXT = 400  # characters of the source text searched for gene symbols (its first sentences)
 _METASTATIC_TO = re.compile(r"^((?:metastatic|metastasizing|disseminated)\s.+?)\s+(?:to|into)\s+(?:the\s+)?\S.*$", re.I)
 _COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
 _ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
@@ -181,6 +182,8 @@ class DiagnosisLinker:
         staged: set[int] = set()  # positions of stage values
         # a locative tail after the head noun names a site: "X of the external auditory canal", "X in the gallbladder"
         tail = next((i for i, r in enumerate(raw) if r in TAIL and 0 < i < len(raw) - 1), len(raw))
+        if set(toks[tail:]) & BONES and "bone" not in toks:  # "fibrous dysplasia of the rib": of bone
+            raw, toks = [*raw, "bone"], [*toks, "bone"]
         for i, (w, r) in enumerate(zip(toks, raw)):
             prev = raw[i - 1] if i else ""
             nxt = raw[i + 1] if i + 1 < len(raw) else ""
@@ -389,8 +392,8 @@ class DiagnosisLinker:
                 tries += [(p, "part") for p in parts]
         return tries
 
-    def _link_mention(self, m: Mention) -> tuple[int | None, float, str, str]:
-        """(node, score, method, phrase) for one mention."""
+    def _link_mention(self, m: Mention, context: str = "") -> tuple[int | None, float, str, str]:
+        """(node, score, method, phrase) for one mention; `context` is the text it came from (its gene names)."""
         tries = self._tries(m)
         for phrase, how in tries:
             node, score, _ = self._match_phrase(phrase)
@@ -408,26 +411,29 @@ class DiagnosisLinker:
                     node, score, _ = self._match_phrase(phrase, level)
                     if node is not None:
                         return node, score, "parent", phrase
-        node = self._match_gene(m)
+        node = self._match_gene(m, context)
         if node is not None:
             return node, 0.5, "gene", m.head
         return None, 0.0, "none", m.head
 
-    def _match_gene(self, m: Mention) -> int | None:
-        """A disorder named by its gene: the gene's only disease in the graph, or the one whose name shares the most
-        head words ("Bethlem myopathy" among COL6A2's diseases)."""
+    def _match_gene(self, m: Mention, context: str) -> int | None:
+        """A disorder named by its gene, in the mention or the sentence around it ("Vanishing white matter disease,
+        confirmed by a mutation in EIF2B5"): the gene's only disease in the graph, or the one whose name shares the
+        most head words, then has the fewest others ("Bethlem myopathy" among COL6A2's diseases)."""
         toks = [self._query_word(w) for w in normalise_diagnosis(m.head).split()]
         head = set(toks) - STOP - NODE_EXTRA - GENERIC - FREE
         noun = head_noun(toks, set(FREE))
-        for symbol, diseases in self._gene_diseases.named_in(m.text):
+        for symbol, diseases in self._gene_diseases.named_in(context[:_GENE_CONTEXT] or m.text):
             # the only disease, unless the head names a finding the graph knows ("NF1-associated glaucoma" is a
             # glaucoma): then, as for several diseases, the name must share a head word
             if len(diseases) == 1 and not (noun and any(self._words[i] == {noun} for i in self._post.get(noun, ()))):
                 return diseases[0]
-            named = head - {symbol.lower()}  # the symbol itself in a disease name shows no fit
-            overlap = sorted(((len(named & self._node_words(j)), j) for j in diseases), reverse=True)
-            if overlap and overlap[0][0] and (len(overlap) == 1 or overlap[1][0] < overlap[0][0]):
-                return overlap[0][1]
+            # the symbol itself in a disease name shows no fit; numbers are subtype labels, not name words
+            named = {w for w in head if not w.isdigit()} - {symbol.lower()}
+            fit = sorted(((-len(named & (ws := self._node_words(j))), len(ws - named), j) for j in diseases))
+            # the name covers at least half the head's words, and no other disease fits as well
+            if fit and -fit[0][0] * 2 >= max(len(named), 1) and (len(fit) == 1 or fit[1][:2] != fit[0][:2]):
+                return fit[0][2]
         return None
 
     def _node_words(self, node: int) -> set[str]:
@@ -455,11 +461,11 @@ class DiagnosisLinker:
                 self._cache[t] = Link(text=t, node=None)
                 continue
             m = ms[0]
-            node, score, method, phrase = self._link_mention(m)
+            node, score, method, phrase = self._link_mention(m, t)
             if node is None:  # a sentence whose grammar hid the diagnosis: its **bold** span names it
                 for span in _BOLD.findall(t)[:1]:  # the first bold span only: later ones are secondary
                     for bm in diagnosis_mentions(span)[:1]:
-                        node, score, method, phrase = self._link_mention(bm)
+                        node, score, method, phrase = self._link_mention(bm, t)
                     if node is not None:
                         method = "bold"
                         break
