@@ -301,3 +301,13 @@ def test_gene_named_in_the_sentence_and_bones(dx: DiagnosisLinker) -> None:
     # a disease of a named bone is a disease of bone
     assert dx.link("Giant cell tumor of the distal femur").name == "Giant cell tumor of bone"
     assert dx.link("Fibrous dysplasia of the rib").node_id in {"ORPHA:249", "HP:0010734"}
+
+
+def test_onset_words_and_type_numbers_at_back_off(dx: DiagnosisLinker) -> None:
+    # "systemic-onset" and "systemic" name the same subtype: a node may carry "onset" beyond the text's words
+    assert dx.link("Systemic Juvenile Idiopathic Arthritis (sJIA) with panniculitis").node_id in {
+        "ORPHA:85414", "HP:0005681"}
+    # a type number the graph lacks backs off to the family; a type the graph has stays exact
+    lk = dx.link("Dentinogenesis Imperfecta Type II (DGI-II)")
+    assert lk.name == "Dentinogenesis imperfecta" and lk.method == "parent"
+    assert dx.link("Gaucher disease type 3").node_id == "ORPHA:77261"

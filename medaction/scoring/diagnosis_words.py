@@ -21,7 +21,7 @@ ORGAN = {
     "adrenal": "adrenal",
 }
 # Words a node name may carry beyond the head's words ("Sick sinus" -> "Sick sinus syndrome").
-NODE_EXTRA = frozenset("of the a an and in on with disease disorder syndrome condition nos unspecified".split())
+NODE_EXTRA = frozenset("of the a an and in on with disease disorder syndrome condition nos unspecified onset".split())
 # Head words that never decide a match on their own (function words).
 STOP = frozenset("of the a an and in on at to for by with from within without its their his her".split())
 # Head words a node may lack: site, laterality, severity, course, onset, certainty, stage/grade, complication state.

@@ -199,7 +199,9 @@ class DiagnosisLinker:
             elif nxt in CAUSE_MARK and i + 2 < len(raw) and raw[i + 2] not in STOP:
                 droppable.add(w)  # "alcohol-related cirrhosis", "immunotherapy-induced colitis": a cause (but
                 # "thymoma associated with myasthenia gravis" names the thymoma)
-            elif (prev in STAGE and prev not in KEEP_AFTER or i - 1 in staged) and STAGE_VALUE.match(r):
+            elif (prev in STAGE and (prev not in KEEP_AFTER or level) or i - 1 in staged) and STAGE_VALUE.match(r):
+                # (a type number names a subtype: kept, except when backing off to the family: "Dentinogenesis
+                # imperfecta type II" -> "Dentinogenesis imperfecta")
                 droppable.add(w)  # "stage IV", "grade 3", "WHO II" (not "grade glioma" of "high-grade glioma")
                 staged.add(i)  # the values go on: "Gleason 3+4=7"
             elif (len(r) <= 4 and any(c.isdigit() for c in r) and any(c.isalpha() for c in r)) or TNM.match(r):
