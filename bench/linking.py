@@ -9,8 +9,9 @@ later, heldout3 = 40 more labelled after the strict linker's last change, heldou
 never by running a linker) before the parent back-off was measured on them, heldout5 = 60 more labelled the same way
 after one more change, heldout6 and heldout7 = 80 more each, heldout7 after the last linker change: its clean held-out)
 and the labeller's reason; heldout8 = 80 real answers' primary diagnoses labelled after the last linker change;
-heldout9 .. heldout16 = four more rounds of 80 dev-file truths (odd) and 80 real answers (even), each labelled
-before the code it was first measured on (docs/notes/linking.md, Round 3); the text is read from ../shared (MedR-Bench's licence keeps it out of the repository). Per field and split it prints:
+heldout9 .. heldout16 = four more rounds of 80 dev-file truths (odd) and 80 real answers (even), heldout18 = 80 more
+real answers (the dev-file truths were used up), each labelled before the code it was first measured on
+(docs/notes/linking.md, Round 3); the text is read from ../shared (MedR-Bench's licence keeps it out of the repository). Per field and split it prints:
 link rate = truths with a fitting node linked to a gold node / truths with a fitting node (target >= 0.85),
 precision = links to a gold node / all links made (target >= 0.9; a link of an unlinkable truth is wrong),
 and the unlinkable count. Labelling policy and figures: docs/notes/linking.md.
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for field in (*FIELDS, "all"):
         for split in ("dev", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
                       "heldout9", "heldout10", "heldout11", "heldout12", "heldout13", "heldout14",
-                      "heldout15", "heldout16",
+                      "heldout15", "heldout16", "heldout18",
                       "all"):
             s = res.get((field, split))
             if not s:
@@ -145,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
                         ("heldout13", "80 dev-file truths, labelled after the gene rule"),
                         ("heldout14", "80 more real answers, labelled after the gene rule"),
                         ("heldout15", "80 dev-file truths, labelled after the gene-context and bone rules"),
-                        ("heldout16", "80 more real answers, labelled after the gene-context and bone rules")):
+                        ("heldout16", "80 more real answers, labelled after the gene-context and bone rules"),
+                        ("heldout18", "80 more real answers, labelled after the onset and type-number rules")):
         tr = [res[(f, split)] for f in FIELDS if (f, split) in res]
         c, k, n = sum(s["correct"] for s in tr), sum(s["linkable"] for s in tr), sum(s["linked"] for s in tr)
         if k and n:
