@@ -206,12 +206,18 @@ _ADJECTIVAL = re.compile(r"^(?:(?:very|[a-z]{3,}ly)\s+)?(?:(?:[a-z]+-)*[a-z]+(?:
 _MAX_WORDS = 40  # longer clauses are prose, not a diagnosis name
 
 
-def _split_top(text: str, pattern: re.Pattern[str]) -> list[str]:
-    """Split on `pattern` only outside brackets."""
+def bracket_depths(text: str) -> list[int]:
+    """The bracket depth before each character of `text` ("(" and "[" open, ")" and "]" close)."""
     depth, depth_at = 0, []
     for c in text:
         depth_at.append(depth)
         depth += 1 if c in "([" else -1 if c in ")]" else 0
+    return depth_at
+
+
+def _split_top(text: str, pattern: re.Pattern[str]) -> list[str]:
+    """Split on `pattern` only outside brackets."""
+    depth_at = bracket_depths(text)
     out, start = [], 0
     for m in pattern.finditer(text):
         if m.start() >= start and depth_at[m.start()] <= 0 and m.start() > start:

@@ -27,42 +27,34 @@ carcinoma"), never onto a bare class, another kind of thing, or across a hyphena
 pathogen names its infectious disease ("Listeria meningitis" -> Listeriosis); later levels name the head noun's
 parent classes ("prostatic adenocarcinoma" -> "Prostate cancer"). Parent links measure DTC; they never make an
 answer correct by sharing a node (kg_scorer.py). Last, a disorder named by its gene in a genetic context links the
-gene's disease (method "gene"). The word lists live in diagnosis_words.py.
+gene's disease (method "gene"). The word lists live in diagnosis_words.py, the phrases tried per mention in
+mention_phrases.py, spelling fixes in spelling.py.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from difflib import SequenceMatcher
 from typing import Any
 
 import numpy as np
 
-from medaction.envs.mentions import Mention, abbreviates, diagnosis_mentions, normalise_diagnosis
+from medaction.envs.mentions import Mention, diagnosis_mentions, normalise_diagnosis
 from medaction.scoring.diagnosis_words import (
-    ADJ_WORD, ADVERB, BESIDE, BONES, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER, LESION_SITE, METASTASIS, MODIFIERS,
-    NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES, STAGE, STAGE_VALUE, STOP, TAIL, TNM, canon_map,
-    head_noun, infection_forms, last_word, numerals, singulars,
+    ADJ_WORD, ADVERB, BESIDE, BONES, BROAD, CAUSE_MARK, CLASS, DISSEMINATED, FREE, HYPHENATED, KEEP_AFTER,
+    LESION_SITE, MODIFIERS, NODE_EXTRA, ORGAN, ORGAN_CANCER, PARENT_WORD, POSSESSIVE, RESIDUAL, SITE_PREFIX, SITES,
+    STAGE, STAGE_VALUE, STOP, TAIL, TNM, canon_map, head_noun, infection_forms, last_word, numerals, singulars,
 )
 from medaction.scoring.encoders import Encoder
 from medaction.scoring.encoders import normalise as enc_normalise
 from medaction.scoring.gene_disorders import GeneDiseases
 from medaction.scoring.graph import GraphStore
 from medaction.scoring.linker import GENERIC, EntityLinker, Link
+from medaction.scoring.mention_phrases import phrases_to_try
+from medaction.scoring.spelling import SpellingFixer
 
-_AND = re.compile(r"\s+(?:and|&|plus)\s+", re.I)
-_CUT = re.compile(r"\s*(?:[,;(]|\s(?:secondary to|due to|caused by|with|without|associated with|complicated by|"
-                  r"in the setting of|in a|likely|probably|presenting|leading to|resulting in|following|after|"
-                  r"from|and)\s)", re.I)
 _BOLD = re.compile(r"\*\*([^*\n]{3,200})\*\*")
-_SLASH = re.compile(r"\s*/\s*")
-_METASTASIS_OF = re.compile(r"\b(?:metastas[ie]s|seeding|deposits?|spread|extension|recurrence|relapse|reactivation)\s+(?:of|from)\s+(?:an?\s+|the\s+)?(.+)$",
-                            re.I)
 _GENE_CONTEXT = 400  # characters of the source text searched for gene symbols (its first sentences)
-_METASTATIC_TO = re.compile(r"^((?:metastatic|metastasizing|disseminated)\s.+?)\s+(?:to|into)\s+(?:the\s+)?\S.*$", re.I)
-_COMPOUND = re.compile(r"^.+?-(?:related|induced|associated|mediated|triggered|dependent)\s+(.+)$", re.I)
-_ALIAS_TAIL = re.compile(r"\s+[-\u2013\u2014]\s+\S+$")  # "Idiopathic basal ganglia calcification - IBGC"
 
 
 class DiagnosisLinker:
@@ -76,7 +68,6 @@ class DiagnosisLinker:
         self.base = base or EntityLinker(graph, types=types, encoder=encoder, threshold=threshold,
                                          encoder_config=encoder_config)
         self.graph = graph
-        self.typo_similarity = typo_similarity
         self.backoff = backoff
         self.abbrev = self.base.abbrev
         keys: list[str] = []
@@ -117,10 +108,10 @@ class DiagnosisLinker:
             for w in ws:
                 self._post.setdefault(w, []).append(i)
         self._vocab = frozenset(self._post)
-        self._typo_index: Any = None
-        self._typo_cache: dict[str, str | None] = {}
+        self._spelling = SpellingFixer(self._vocab | NODE_EXTRA, typo_similarity)
         self._cache: dict[str, Link] = {}
         self._phrase_cache: dict[tuple[str, int], tuple[int | None, float, str]] = {}
+        self._disease_codes = set(graph.type_codes(["disease"]).tolist())
         self._gene_diseases = GeneDiseases(graph, self._is_disease)
         self._ids: list[str] | None = None  # node id / name columns, read once when the first link is made
         self._names: list[str] = []
@@ -138,30 +129,6 @@ class DiagnosisLinker:
             if s in self._canon or s in self._post:
                 return self._canon.get(s, s)
         return w
-
-    def _typo(self, words: list[str]) -> dict[str, str | None]:
-        """Nearest vocabulary word (char n-gram cosine >= typo_similarity) for each unknown word, cached."""
-        todo = [w for w in dict.fromkeys(words) if w not in self._typo_cache]
-        if todo:
-            if self._typo_index is None:
-                from medaction.scoring.encoders import LexicalEncoder
-
-                vocab = sorted(w for w in self._vocab | NODE_EXTRA if len(w) >= 4 and not w.isdigit())
-                enc = LexicalEncoder(vocab)
-                self._typo_index = (vocab, enc, enc.encode(vocab).T.tocsr())
-            vocab, enc, mat_t = self._typo_index
-            for lo in range(0, len(todo), 512):  # blocks keep the dense score matrix small
-                block = todo[lo:lo + 512]
-                sims = (enc.encode(block) @ mat_t).toarray()
-                best = sims.argmax(axis=1)
-                for i, w in enumerate(block):
-                    cand = vocab[int(best[i])]
-                    # n-gram cosine finds the neighbour; the edit ratio keeps it to spelling slips ("Hirschprung"),
-                    # not other word forms ("irritable" is not "irritability")
-                    ok = (len(w) >= 5 and sims[i, best[i]] >= self.typo_similarity and cand[0] == w[0]
-                          and SequenceMatcher(None, w, cand).ratio() >= 0.88)
-                    self._typo_cache[w] = cand if ok else None
-        return {w: self._typo_cache[w] for w in words}
 
     def _site(self, raw: str, w: str) -> bool:
         if raw in SITES or w in SITES:
@@ -256,7 +223,7 @@ class DiagnosisLinker:
         unknown = [w for w in toks if w not in self._vocab and w not in droppable and w not in NODE_EXTRA
                    and w not in STOP and not w.isdigit()]
         if unknown:
-            fixed = self._typo(unknown)
+            fixed = self._spelling.fix(unknown)
             toks = [fixed.get(w) or w for w in toks]
         head = set(toks)
         required = head - droppable - NODE_EXTRA
@@ -333,8 +300,7 @@ class DiagnosisLinker:
         return None, 0.0
 
     def _is_disease(self, node: int) -> bool:
-        types = self.graph.types
-        return "disease" in types and int(self.graph.type_code[node]) == types.index("disease")
+        return int(self.graph.type_code[node]) in self._disease_codes
 
     def _split_compound(self, w: str) -> list[str] | None:
         for i in range(3, len(w) - 2):
@@ -346,57 +312,9 @@ class DiagnosisLinker:
         posts = [self._post.get(w, ()) for w in words]
         return any(words <= self._words[i] for i in min(posts, key=len))
 
-    def _tries(self, m: Mention) -> list[tuple[str, str]]:
-        """Phrases to link for one mention, most direct first."""
-        head = m.head
-        # the whole mention first: a node name may itself hold "with" or commas ("Giant axonal neuropathy,
-        # autosomal dominant"); a node must still cover every non-droppable word, so causes never sneak in
-        tries: list[tuple[str, str]] = [(m.text, "head")]
-        to = _METASTATIC_TO.match(head)
-        if to:  # "metastatic lung adenocarcinoma to the pancreas": the organ reached is no site of the disease
-            tries.insert(0, (to.group(1), "head"))
-        depth = np.cumsum([1 if ch in "([" else -1 if ch in ")]" else 0 for ch in m.text]) if m.text else []
-        # cut points outside brackets only: "Aspergillosis (pulmonary, cardiac ...)" is not cut after "(pulmonary"
-        cuts = [c.start() for c in _CUT.finditer(m.text) if c.start() > 0 and depth[c.start() - 1] <= 0]
-        # prefixes longer than the head first ("X with Y secondary to Z" -> "X with Y"), shorter ones after it
-        tries += [(m.text[:c], "head") for c in reversed(cuts) if c > len(head)]
-        tries += [(" ".join([head, *m.qualifiers[:k]]), "head") for k in range(len(m.qualifiers), 0, -1)]
-        key = normalise_diagnosis(head)
-        if key in self.abbrev:  # the head is only an abbreviation: "HCM"
-            tries.append((self.abbrev[key], "abbreviation"))
-        met = _METASTASIS_OF.search(head)
-        if met:  # "seeding of prostate adenocarcinoma": the disease follows
-            tries.append((met.group(1), "cause"))
-        words = {ORGAN.get(w, w) for w in key.split()}
-        if m.causes and words and words <= (METASTASIS | MODIFIERS | STOP):
-            tries.append((m.causes[0], "cause"))  # "pancreatic metastasis from lung adenocarcinoma"
-        tries.append((head, "head"))
-        tries += [(m.text[:c], "head") for c in reversed(cuts) if c <= len(head)]  # "X presenting atypically as Y"
-        if "-" in head:
-            tries.append((re.sub(r"(?<=\w)-(?=\w)", "", head), "head"))  # "Ileo-ileal" = "ileoileal"
-        compound = _COMPOUND.match(head)
-        if compound:  # "Immunotherapy-related colitis": the prefix is a cause
-            tries.append((compound.group(1), "head"))
-        tries += [(_ALIAS_TAIL.sub("", a), "alias") for a in m.aliases]
-        # "(PML)": its expansion, when it shares a word with the head and is not just the head's own initials
-        # ("Cough-variant asthma (CVA)" is no stroke, "goblet cell adenocarcinoma (GCA)" no giant cell arteritis)
-        head_words = head.split()
-        own = m.abbreviation and any(abbreviates(m.abbreviation, " ".join(head_words[k:]))
-                                     for k in range(len(head_words)))
-        if m.abbreviation and not own:
-            long = self.abbrev.get(normalise_diagnosis(m.abbreviation))
-            if long and set(long.split()) & (set(key.split()) - STOP - NODE_EXTRA - GENERIC):
-                tries.append((long, "abbreviation"))
-        for sep in (_SLASH, _AND):
-            parts = sep.split(head)
-            # "X involving the skin and bone marrow": after a locative word the parts are sites, not diagnoses
-            if len(parts) > 1 and not (TAIL - {"of"}) & set(normalise_diagnosis(parts[0]).split()[1:]):
-                tries += [(p, "part") for p in parts]
-        return tries
-
     def _link_mention(self, m: Mention, context: str = "") -> tuple[int | None, float, str, str]:
         """(node, score, method, phrase) for one mention; `context` is the text it came from (its gene names)."""
-        tries = self._tries(m)
+        tries = phrases_to_try(m, self.abbrev)
         for phrase, how in tries:
             node, score, _ = self._match_phrase(phrase)
             if node is not None:
@@ -454,9 +372,9 @@ class DiagnosisLinker:
         # spelling fixes for every unknown word of the batch in one encoder pass (then cached per word)
         words = {self._query_word(w) for t in todo for w in normalise_diagnosis(t).split()}
         unknown = [w for w in words if w not in self._vocab and w not in MODIFIERS and w not in STOP
-                   and w not in NODE_EXTRA and not any(c.isdigit() for c in w) and w not in self._typo_cache]
+                   and w not in NODE_EXTRA and not any(c.isdigit() for c in w) and not self._spelling.seen(w)]
         if unknown:
-            self._typo(unknown)
+            self._spelling.fix(unknown)
         for t in todo:
             ms = diagnosis_mentions(t) if t and t.strip() else []
             if not ms:
